@@ -1,0 +1,28 @@
+# Two commands set up everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# Grades the shipped notebooks: both solutions must score full marks (exit 0) and the
+# untouched student notebook must score 0 without crashing (exit 1).
+demo: install
+	$(VENV)/bin/grade solutions/lstm_network/reference_keras2.ipynb
+	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
+	$(VENV)/bin/grade exercises/lstm_network/lstm_network.zh.ipynb; test $$? -eq 1
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,159 @@
+"""Judge layers and summary calls against the spec. Pure functions: no kernel, no I/O.
+
+Parameter counts are computed here from each layer's settings and the layer before it, and
+compared with the weights Keras actually created; what a layer says of itself is never trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grader.messages import text
+from grader.results import CheckResult
+from grader.snapshot import LayerState
+from grader.spec import LayerSpec
+
+
+def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
+                 use_bias: bool | None = True) -> int | None:
+    """Trainable parameters of an LSTM or Dense layer with `inputs` features coming in."""
+    if units is None or inputs is None:
+        return None
+    bias = units if use_bias is not False else 0
+    if layer_type == "LSTM":
+        return 4 * (units * (inputs + units) + bias)
+    if layer_type == "Dense":
+        return inputs * units + bias
+    return None
+
+
+def format_shape(shape: Sequence[int | None] | None) -> str | None:
+    if shape is None:
+        return None
+    inner = ", ".join("None" if dim is None else str(dim) for dim in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def shape_matches(expected: Sequence[int | None], actual: Sequence[int | None] | None) -> bool:
+    """A None in the expected shape (batch, time) accepts any size there."""
+    return actual is not None and len(actual) == len(expected) and all(
+        want is None or want == got for want, got in zip(expected, actual))
+
+
+def features_before(layers: Sequence[LayerState], index: int, model_input_dim: int | None) -> int | None:
+    """The feature dimension entering layers[index]: the units of the nearest layer before it that
+    has units (Dropout and the like pass features through), else the model's input dimension."""
+    for layer in reversed(layers[:index]):
+        if layer.units is not None:
+            return layer.units
+    return model_input_dim
+
+
+def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start: int,
+                 model_input_dim: int | None, lang: str) -> list[CheckResult]:
+    """Check layers[start:], the layers one step added, against that step's expected layers."""
+    added = layers[start:]
+    checks: list[CheckResult] = []
+    for offset, spec in enumerate(specs):
+        if offset >= len(added):
+            expected = describe(spec)
+            checks.append(CheckResult("layer", expected, text("value.missing", lang), False,
+                                      text("check.missing_layer", lang, expected=expected)))
+            continue
+        index = start + offset
+        incoming = features_before(layers, index, model_input_dim)
+        declared = model_input_dim if index == 0 else _declared_dim(layers[index], incoming)
+        checks.extend(_layer_checks(spec, layers[index], incoming, declared, lang))
+    if len(added) > len(specs):
+        checks.append(CheckResult("layer_count", len(specs), len(added), False,
+                                  text("check.extra_layers", lang, expected=len(specs), actual=len(added))))
+    return checks
+
+
+def describe(spec: LayerSpec) -> str:
+    options = f", return_sequences={spec.return_sequences}" if spec.return_sequences is not None else ""
+    return f"{spec.type}({spec.units}{options})"
+
+
+def judge_summary(called: bool, printed: bool, lang: str) -> list[CheckResult]:
+    ran, not_run = text("value.ran", lang), text("value.not_run", lang)
+    checks = [CheckResult("summary_called", ran, ran if called else not_run, called,
+                          _message("summary_called", ran, ran if called else not_run, called, lang)
+                          if called else text("check.summary_not_called", lang))]
+    if called:
+        shown, silent = text("value.printed", lang), text("value.not_printed", lang)
+        checks.append(CheckResult("summary_printed", shown, shown if printed else silent, printed,
+                                  _message("summary_printed", shown, shown, True, lang)
+                                  if printed else text("check.summary_silent", lang)))
+    return checks
+
+
+def judge_model_defined(defined: bool, name: str, lang: str) -> CheckResult:
+    return CheckResult("model", name, name if defined else text("value.missing", lang), defined,
+                       _message("model", name, name, True, lang) if defined
+                       else text("check.no_model", lang, name=name))
+
+
+def _declared_dim(layer: LayerState, incoming: int | None) -> int | None:
+    shape = layer.declared_input_shape
+    return shape[-1] if shape else incoming
+
+
+def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, declared: int | None,
+                  lang: str) -> list[CheckResult]:
+    actual_type = layer.keras_type or layer.class_path
+    checks = [_compare("type", spec.type, actual_type, lang),
+              _compare("units", spec.units, layer.units, lang)]
+    if spec.return_sequences is not None:
+        checks.append(_compare("return_sequences", spec.return_sequences, layer.return_sequences, lang))
+    if spec.input_dim is not None:
+        checks.append(_compare("input_dim", spec.input_dim, declared, lang,
+                               missing=text("value.not_declared", lang)))
+    checks.append(_params_check(spec, layer, actual_type, incoming, lang))
+    if spec.output_shape is not None:
+        checks.append(_shape_check(spec, layer, lang))
+    return checks
+
+
+def _params_check(spec: LayerSpec, layer: LayerState, actual_type: str, incoming: int | None,
+                  lang: str) -> CheckResult:
+    expected = layer_params(spec.type, spec.units, incoming)
+    computed = layer_params(actual_type, layer.units, incoming, layer.use_bias)
+    if expected is None or computed is None:
+        actual = layer.weight_params if computed is None and incoming is not None else None
+        shown = actual if actual is not None else text("value.unknown", lang)
+        message = (text("check.params_unknown", lang) if incoming is None
+                   else _message("params", spec.params, shown, False, lang))
+        return CheckResult("params", expected or spec.params, shown, False, message)
+    if layer.weight_params is not None and layer.weight_params != computed:
+        return CheckResult("params", expected, layer.weight_params, False,
+                           text("check.params_inconsistent", lang, weights=f"{layer.weight_params:,}",
+                                computed=f"{computed:,}"))
+    return _compare("params", expected, computed, lang)
+
+
+def _shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
+    expected = format_shape(spec.output_shape)
+    if layer.output_shape is None:
+        return CheckResult("output_shape", expected, text("value.unknown", lang), False,
+                           text("check.shape_unknown", lang))
+    actual = format_shape(layer.output_shape)
+    passed = shape_matches(spec.output_shape, layer.output_shape)
+    return CheckResult("output_shape", expected, actual, passed,
+                       _message("output_shape", expected, actual, passed, lang))
+
+
+def _compare(name: str, expected, actual, lang: str, missing: str | None = None) -> CheckResult:
+    shown = actual if actual is not None else (missing or text("value.missing", lang))
+    passed = actual == expected
+    return CheckResult(name, expected, shown, passed, _message(name, expected, shown, passed, lang))
+
+
+def _message(name: str, expected, actual, passed: bool, lang: str) -> str:
+    label = text(f"label.{name}", lang)
+    return text("check.pass" if passed else "check.fail", lang, label=label,
+                expected=_show(expected), actual=_show(actual))
+
+
+def _show(value) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

@@ -1,0 +1,70 @@
+"""The `grade` command: a thin layer over grade_notebook() and the reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import __version__
+from grader.grade import (DEFAULT_CELL_TIMEOUT, DEFAULT_RUN_TIMEOUT, KERAS_CHOICES, LANGUAGES,
+                          grade_notebook, unreadable_result)
+from grader.notebook import UnreadableNotebook
+from grader.report_terminal import print_result
+from grader.results import GradeResult
+from grader.spec import DEFAULT_EXERCISE
+
+EXIT_FULL_MARKS = 0
+EXIT_NOT_FULL = 1
+EXIT_CANNOT_GRADE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grade", description="Grade the Keras LSTM network exercise.")
+    parser.add_argument("notebook", help="the student's .ipynb file")
+    parser.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH ('-' for stdout)")
+    parser.add_argument("--keras", choices=KERAS_CHOICES, default="auto",
+                        help="Keras to run under: 3, 2 (tf-keras), or auto (default)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
+                        help=f"time limit per cell (default {DEFAULT_CELL_TIMEOUT:g})")
+    parser.add_argument("--run-timeout", type=float, default=DEFAULT_RUN_TIMEOUT, metavar="SECONDS",
+                        help=f"time limit for the whole notebook (default {DEFAULT_RUN_TIMEOUT:g})")
+    parser.add_argument("--lang", choices=LANGUAGES, default="auto",
+                        help="language of the feedback (default: the notebook's)")
+    parser.add_argument("--exercise", default=DEFAULT_EXERCISE,
+                        help="exercise id under exercises/, or a path to its spec.toml")
+    parser.add_argument("--version", action="version", version=f"lstm-grader {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    to_stdout = args.json == "-"
+    console = Console(stderr=to_stdout)
+    try:
+        result = grade_notebook(args.notebook, exercise=args.exercise, keras=args.keras,
+                                cell_timeout=args.timeout, run_timeout=args.run_timeout, lang=args.lang)
+    except UnreadableNotebook as error:
+        print(f"grade: cannot grade {error}", file=sys.stderr)
+        _write_json(unreadable_result(args.notebook, str(error), exercise=args.exercise, lang=args.lang),
+                    args.json)
+        return EXIT_CANNOT_GRADE
+    except Exception as error:  # a bug of ours must still end in one line and a defined exit code
+        if os.environ.get("GRADER_DEBUG"):
+            raise
+        print(f"grade: internal error: {error.__class__.__name__}: {error} "
+              "(set GRADER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    print_result(result, console)
+    _write_json(result, args.json)
+    return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL
+
+
+def _write_json(result: GradeResult, destination: str | None) -> None:
+    if destination == "-":
+        sys.stdout.write(result.to_json() + "\n")
+    elif destination:
+        Path(destination).write_text(result.to_json() + "\n", encoding="utf-8")

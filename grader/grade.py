@@ -1,0 +1,159 @@
+"""Grade one notebook: read it, run it in a fresh kernel, judge each step, return the results."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from grader.checks import format_shape
+from grader.execute import CellRun, KernelDied, KernelHung, KernelSession
+from grader.grading import StepJudge
+from grader.messages import detect_language, text
+from grader.notebook import UnreadableNotebook, notebook_texts, read_notebook
+from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
+from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
+from grader.steps import StepMap, code_cells, map_steps
+
+DEFAULT_CELL_TIMEOUT = 60.0
+DEFAULT_RUN_TIMEOUT = 600.0
+KERAS_CHOICES = ("auto", "2", "3")
+LANGUAGES = ("auto", "zh", "en")
+
+# Keras 2 code that Keras 3 rejects: the known errors, and the keywords that cause them.
+_KERAS2_ERRORS = ("expected ndim=3, found ndim=2", "Unrecognized keyword arguments passed to")
+_KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
+
+
+@dataclass
+class Outcome:
+    """The notebook's run and its judgement under one Keras."""
+
+    keras: str | None
+    status: str
+    runs: list[CellRun]
+    steps: list[StepResult]
+    notes: list[str] = field(default_factory=list)
+
+
+def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",
+                   cell_timeout: float = DEFAULT_CELL_TIMEOUT, run_timeout: float = DEFAULT_RUN_TIMEOUT,
+                   lang: str = "auto") -> GradeResult:
+    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
+    started = time.monotonic()
+    spec = load_spec(exercise)
+    nb = read_notebook(path)
+    lang = detect_language(notebook_texts(nb)) if lang == "auto" else lang
+    step_map = map_steps(nb, spec)
+    major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
+    outcome = asyncio.run(_run(nb, spec, step_map, major, cell_timeout, run_timeout, lang))
+    if keras == "auto" and major == 3 and _hit_keras2_error(outcome.runs):
+        outcome = asyncio.run(_run(nb, spec, step_map, 2, cell_timeout, run_timeout, lang))
+    return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
+
+
+def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = DEFAULT_EXERCISE,
+                      lang: str = "en") -> GradeResult:
+    spec = load_spec(exercise)
+    lang = "en" if lang == "auto" else lang
+    steps = [StepResult(id=step.id, title=step.title[lang], score=0, max_score=step.points,
+                        passed=False, checks=[], judged_on="none") for step in spec.steps]
+    return GradeResult(notebook=str(path), exercise=spec.id, score=0, max_score=spec.max_score,
+                       keras=None, status="unreadable", steps=steps, notes=[reason], lang=lang)
+
+
+def uses_keras2_api(nb: NotebookNode) -> bool:
+    """Does the code pass keywords that only Keras 2 accepts (input_dim=, batch_input_shape=)?"""
+    for _, source in code_cells(nb):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        if any(isinstance(node, ast.keyword) and node.arg in _KERAS2_KEYWORDS for node in ast.walk(tree)):
+            return True
+    return False
+
+
+def _hit_keras2_error(runs: list[CellRun]) -> bool:
+    return any(run.error and any(mark in run.error.evalue for mark in _KERAS2_ERRORS) for run in runs)
+
+
+async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int,
+               cell_timeout: float, run_timeout: float, lang: str) -> Outcome:
+    runs: list[CellRun] = []
+    outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
+    try:
+        async with asyncio.timeout(run_timeout):
+            async with KernelSession(keras_major=major, cell_timeout=cell_timeout,
+                                     model_variable=spec.model_variable) as session:
+                outcome.keras = session.runtime.version
+                for index, source in code_cells(nb):
+                    runs.append(await session.run(source, index))
+                    if runs[-1].timed_out:
+                        outcome.notes.append(text("note.timeout", lang, limit=f"{cell_timeout:g} s"))
+                outcome.steps = await StepJudge(spec, step_map, runs, session, lang).judge_all()
+    except (TimeoutError, KernelHung):
+        outcome.status = "timeout"
+        outcome.notes.append(text("note.timeout", lang, limit=f"{run_timeout:g} s"))
+    except KernelDied:
+        outcome.status = "kernel_died"
+        outcome.notes.append(text("note.kernel_died", lang))
+    if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
+        outcome.steps = await StepJudge(spec, step_map, runs, None, lang).judge_all()
+    return outcome
+
+
+def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang: str,
+            seconds: float) -> GradeResult:
+    notes = list(dict.fromkeys(outcome.notes))
+    if outcome.keras and outcome.keras.startswith("2."):
+        notes.append(text("note.keras2", lang))
+    probe_errors = {run.snapshot.error for run in outcome.runs if run.snapshot and run.snapshot.error}
+    notes += [text("note.probe_failed", lang, error=error) for error in sorted(probe_errors)]
+    return GradeResult(
+        notebook=str(path), exercise=spec.id, score=sum(step.score for step in outcome.steps),
+        max_score=spec.max_score, keras=outcome.keras, status=outcome.status, steps=outcome.steps,
+        layers=_layers(outcome, step_map), errors=_errors(outcome.runs, step_map), notes=notes,
+        lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs))
+
+
+def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:
+    """The final model, layer by layer, each with the step whose cell added it."""
+    final = next((run for run in reversed(outcome.runs) if run.snapshot and run.snapshot.model), None)
+    if final is None:
+        return []
+    added_by: dict[int, str | None] = {}
+    for run in outcome.runs:
+        if run.snapshot and run.snapshot.model:
+            for layer in run.snapshot.layers:
+                added_by.setdefault(layer.id, _step_of_cell(step_map, run.cell_index))
+    return [LayerResult(index=i, name=layer.name, type=layer.keras_type or layer.class_path,
+                        units=layer.units, return_sequences=layer.return_sequences,
+                        output_shape=format_shape(layer.output_shape), params=layer.weight_params,
+                        step=added_by.get(layer.id))
+            for i, layer in enumerate(final.snapshot.layers)]
+
+
+def _errors(runs: list[CellRun], step_map: StepMap) -> list[ErrorResult]:
+    return [ErrorResult(cell=run.cell_index, step=_step_of_cell(step_map, run.cell_index),
+                        ename=run.error.ename, evalue=run.error.evalue, traceback=run.error.traceback)
+            for run in runs if run.error]
+
+
+def _step_of_cell(step_map: StepMap, cell_index: int) -> str | None:
+    owners = [step for step, chunks in step_map.chunks.items()
+              if any(chunk.cell_index == cell_index for chunk in chunks)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _summary_text(runs: list[CellRun]) -> str:
+    """What the notebook printed when model.summary() ran, for the reports to show."""
+    for run in runs:
+        snapshot = run.snapshot
+        if snapshot and snapshot.model and snapshot.model.id in snapshot.summary_calls:
+            return run.output_text
+    return ""

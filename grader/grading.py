@@ -1,0 +1,179 @@
+"""Fair grading: judge each step on its own code.
+
+A step is judged on the notebook's own run when its code sits in cells of its own and every
+earlier step built what the spec expects. Otherwise its code is run again, in the same kernel,
+on top of the reference model of the steps before it, so that a mistake costs only the step
+that made it. When the code cannot be mapped to steps, the final model is judged as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from grader.align import align
+from grader.checks import judge_layers, judge_model_defined, judge_summary
+from grader.execute import CellRun, KernelSession
+from grader.messages import text
+from grader.results import CheckResult, StepResult
+from grader.snapshot import EMPTY, Snapshot
+from grader.spec import ExerciseSpec, LayerSpec, StepSpec
+from grader.steps import StepMap
+
+SUMMARY_MARK = "Total params"
+
+
+@dataclass
+class Evidence:
+    """What one step's code did: the model before and after it, and the runs of its code."""
+
+    before: Snapshot
+    after: Snapshot
+    runs: list[CellRun]
+    judged_on: str
+
+
+class StepJudge:
+    def __init__(self, spec: ExerciseSpec, step_map: StepMap, runs: Sequence[CellRun],
+                 session: KernelSession | None, lang: str) -> None:
+        self.spec = spec
+        self.step_map = step_map
+        self.runs = list(runs)
+        self.session = session  # None once the kernel is gone: then no step is re-run
+        self.lang = lang
+
+    async def judge_all(self) -> list[StepResult]:
+        if not self.step_map.confident:
+            return self._judge_final_model()
+        results: list[StepResult] = []
+        for step in self.spec.steps:
+            culprit = next((s for s, r in zip(self.spec.steps, results) if not r.passed), None)
+            results.append(await self._judge_step(step, culprit))
+        return results
+
+    async def _judge_step(self, step: StepSpec, culprit: StepSpec | None) -> StepResult:
+        source = self.step_map.source(step.id)
+        if not source:
+            return self._result(step, self._checks(step, None), "none", [text("note.no_code", self.lang)])
+        evidence = self._notebook_evidence(step)
+        checks = self._checks(step, evidence) if evidence else None
+        if checks is not None and (all(c.passed for c in checks) or self._prefix_ok(step, evidence)):
+            return self._result(step, checks, "notebook", self._error_notes(evidence.runs, "note.cell_error"))
+        if self.session is None:
+            checks = checks if checks is not None else self._checks(step, None)
+            return self._result(step, checks, "notebook" if evidence else "none",
+                                self._error_notes(evidence.runs if evidence else [], "note.cell_error"))
+        rerun = await self._rerun(step, source)
+        rerun_checks = self._checks(step, rerun)
+        notes = [text("note.rerun_judged", self.lang)]
+        if all(c.passed for c in rerun_checks) and culprit is not None:
+            notes.append(text("note.carried_error", self.lang, step=culprit.number,
+                              title=culprit.title[self.lang]))
+        else:
+            notes += self._error_notes(rerun.runs, "note.rerun_error")
+        return self._result(step, rerun_checks, "rerun", notes)
+
+    def _notebook_evidence(self, step: StepSpec) -> Evidence | None:
+        """The model before and after the step's own cells, when those cells hold only this step."""
+        cells = self.step_map.cells(step.id)
+        if not self.step_map.isolated(step.id):
+            return None
+        step_runs = [run for run in self.runs if run.cell_index in cells]
+        if len(step_runs) != len(cells) or step_runs[-1].snapshot is None:
+            return None  # the notebook's run stopped before this step's code ran
+        earlier = [run for run in self.runs if run.cell_index < cells[0] and run.snapshot]
+        before = earlier[-1].snapshot if earlier else EMPTY
+        return Evidence(before, step_runs[-1].snapshot, step_runs, "notebook")
+
+    async def _rerun(self, step: StepSpec, source: str) -> Evidence:
+        reference = [layer.as_probe_data() for layer in self.spec.layers_before(step)]
+        before = await self.session.install_reference(reference)
+        run = await self.session.run(source, self.step_map.cells(step.id)[0])
+        return Evidence(before, run.snapshot or EMPTY, [run], "rerun")
+
+    def _prefix_ok(self, step: StepSpec, evidence: Evidence) -> bool:
+        """Did every step before this one build exactly what the spec expects?"""
+        if step.creates_model:
+            return True
+        reference = self.spec.layers_before(step)
+        layers = evidence.before.layers
+        if len(layers) != len(reference) or evidence.before.model is None:
+            return False
+        checks = judge_layers(reference, layers, 0, evidence.before.model.input_dim, self.lang)
+        return all(check.passed for check in checks)
+
+    def _checks(self, step: StepSpec, evidence: Evidence | None) -> list[CheckResult]:
+        if step.prints_summary:
+            return self._summary_checks(evidence)
+        if evidence is None:  # no code for this step: each of its layers is missing
+            return self._layer_checks(step, (), 0, None)
+        name = self.spec.model_variable
+        after = evidence.after
+        if after.model is None or not after.model.is_keras_model:
+            return [judge_model_defined(False, name, self.lang), *self._layer_checks(step, (), 0, None)]
+        layers = after.layers
+        start = self._start_of_step(step, evidence)
+        return self._layer_checks(step, layers, start, after.model.input_dim)
+
+    @staticmethod
+    def _start_of_step(step: StepSpec, evidence: Evidence) -> int:
+        """Where the step's layers begin: after the layers the model had before it, when it kept them."""
+        before, after = evidence.before, evidence.after
+        if step.creates_model or before.model is None or before.model.id != after.model.id:
+            return 0
+        kept = [layer.id for layer in before.layers] == [layer.id for layer in after.layers[:len(before.layers)]]
+        return len(before.layers) if kept else 0
+
+    def _layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None) -> list[CheckResult]:
+        return judge_layers(step.layers, layers, start, input_dim, self.lang)
+
+    def _summary_checks(self, evidence: Evidence | None) -> list[CheckResult]:
+        runs = evidence.runs if evidence else []
+        called = [run for run in runs if _summarised_model(run)]
+        printed = any(SUMMARY_MARK in run.output_text for run in called)
+        return judge_summary(bool(called), printed, self.lang)
+
+    def _error_notes(self, runs: Sequence[CellRun], key: str) -> list[str]:
+        return [text(key, self.lang, error=f"{run.error.ename}: {run.error.evalue}")
+                for run in runs if run.error]
+
+    def _result(self, step: StepSpec, checks: list[CheckResult], judged_on: str,
+                notes: list[str]) -> StepResult:
+        passed = bool(checks) and all(check.passed for check in checks)
+        return StepResult(id=step.id, title=step.title[self.lang], score=step.points if passed else 0,
+                          max_score=step.points, passed=passed, checks=checks, judged_on=judged_on,
+                          notes=notes, hint="" if passed else step.hint[self.lang],
+                          code=self.step_map.source(step.id))
+
+    def _judge_final_model(self) -> list[StepResult]:
+        """Judge the last model the notebook built, its layers aligned to the steps they belong to."""
+        final = next((run.snapshot for run in reversed(self.runs) if run.snapshot), EMPTY)
+        expected = [(step, layer) for step in self.spec.steps for layer in step.layers]
+        matches = align(final.layers, [layer for _, layer in expected], _layer_cost)
+        note = [text("note.whole_model", self.lang)]
+        results = []
+        for step in self.spec.steps:
+            if step.prints_summary:
+                evidence = Evidence(final, final, self.runs, "final_model")
+                results.append(self._result(step, self._summary_checks(evidence), "final_model", note))
+                continue
+            mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
+            if final.model is None or not final.model.is_keras_model:
+                checks = [judge_model_defined(False, self.spec.model_variable, self.lang),
+                          *self._layer_checks(step, (), 0, None)]
+            else:
+                start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
+                checks = self._layer_checks(step, final.layers[:end], start, final.model.input_dim)
+            results.append(self._result(step, checks, "final_model", note))
+        return results
+
+
+def _summarised_model(run: CellRun) -> bool:
+    """Did `model.summary()` really run, on the model bound to the variable, during this run?"""
+    snapshot = run.snapshot
+    return bool(snapshot and snapshot.model and snapshot.model.id in snapshot.summary_calls)
+
+
+def _layer_cost(layer, spec: LayerSpec) -> float:
+    cost = 0.0 if layer.keras_type == spec.type else 0.6
+    return cost + (0.3 if layer.units != spec.units else 0.0)

@@ -1,0 +1,38 @@
+"""The terminal summary: a rich table of steps, points and one-line reasons, from a GradeResult."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.messages import text
+from grader.results import GradeResult, StepResult
+
+
+def print_result(result: GradeResult, console: Console) -> None:
+    lang = result.lang
+    table = Table(title=Text(result.notebook), title_justify="left")
+    table.add_column(text("terminal.step", lang))
+    table.add_column(text("terminal.points", lang), justify="right")
+    table.add_column(text("terminal.result", lang))
+    for number, step in enumerate(result.steps, start=1):
+        table.add_row(Text(f"{number}. {step.title}"), f"{step.score}/{step.max_score}", _reason(step, lang))
+    console.print(table)
+    for note in result.notes:
+        console.print(Text(f"• {note}"))
+    total = text("terminal.total", lang)
+    keras = text("terminal.keras", lang)
+    status = text("terminal.status", lang)
+    seconds = text("terminal.seconds", lang, seconds=f"{result.seconds:.1f}")
+    console.print(Text.assemble((f"{total}: {result.score}/{result.max_score}", "bold"),
+                                f"   {status}: {result.status}   {keras}: {result.keras or '-'}   {seconds}"))
+
+
+def _reason(step: StepResult, lang: str) -> Text:
+    if step.passed:
+        return Text("✓ " + text("terminal.passed", lang), style="green")
+    failed = [check.message for check in step.checks if not check.passed]
+    reason = failed[0] if failed else (step.notes[0] if step.notes else text("terminal.failed", lang))
+    more = f" (+{len(failed) - 1})" if len(failed) > 1 else ""
+    return Text(f"✗ {reason}{more}", style="red")

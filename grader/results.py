@@ -1,0 +1,80 @@
+"""The results model: one plain data structure that every report reads and none recomputes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("graded", "timeout", "kernel_died", "unreadable")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    expected: Any
+    actual: Any
+    passed: bool
+    message: str
+
+
+@dataclass
+class StepResult:
+    id: str
+    title: str
+    score: int
+    max_score: int
+    passed: bool
+    checks: list[CheckResult]
+    judged_on: str  # "notebook", "rerun" (its code on correct earlier steps), "final_model", "none"
+    notes: list[str] = field(default_factory=list)
+    hint: str = ""
+    code: str = ""
+
+
+@dataclass
+class LayerResult:
+    index: int
+    name: str
+    type: str
+    units: int | None
+    return_sequences: bool | None
+    output_shape: str | None
+    params: int | None  # counted from the weights Keras created
+    step: str | None
+
+
+@dataclass
+class ErrorResult:
+    cell: int
+    step: str | None
+    ename: str
+    evalue: str
+    traceback: str
+
+
+@dataclass
+class GradeResult:
+    notebook: str
+    exercise: str
+    score: int
+    max_score: int
+    keras: str | None  # the Keras version the notebook ran under, e.g. "3.15.1" or "2.21.0"
+    status: str
+    steps: list[StepResult]
+    layers: list[LayerResult] = field(default_factory=list)
+    errors: list[ErrorResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    lang: str = "en"
+    seconds: float = 0.0
+    summary_text: str = ""
+
+    @property
+    def full_marks(self) -> bool:
+        return self.score == self.max_score
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)

@@ -1,0 +1,123 @@
+"""The probe's JSON answer, read into typed data. Every field is validated; a wrong type is None."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+_KERAS_PACKAGES = ("keras.", "tf_keras.")
+
+
+@dataclass(frozen=True)
+class LayerState:
+    id: int
+    name: str
+    keras_type: str | None  # the Keras class this layer is, or derives from: "LSTM", "Dense", ...
+    class_path: str
+    units: int | None
+    return_sequences: bool | None
+    use_bias: bool | None
+    declared_input_shape: tuple[int | None, ...] | None
+    built: bool
+    weight_params: int | None  # counted from the shapes of the weights Keras created
+    count_params: int | None  # what the layer says of itself; shown, never trusted
+    output_shape: tuple[int | None, ...] | None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    id: int
+    is_keras_model: bool
+    built: bool
+    input_shape: tuple[int | None, ...] | None
+    layers: tuple[LayerState, ...]
+
+    @property
+    def input_dim(self) -> int | None:
+        """The feature dimension the model was declared with, on the model or its first layer."""
+        shape = self.input_shape or (self.layers[0].declared_input_shape if self.layers else None)
+        return shape[-1] if shape else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    defined: bool
+    model: ModelState | None
+    summary_calls: tuple[int, ...] = ()
+    error: str | None = None
+
+    @property
+    def layers(self) -> tuple[LayerState, ...]:
+        return self.model.layers if self.model else ()
+
+
+EMPTY = Snapshot(defined=False, model=None)
+
+
+def parse_snapshot(data: dict) -> Snapshot:
+    if "probe_error" in data:
+        return Snapshot(defined=False, model=None, error=str(data["probe_error"]))
+    model = data.get("model")
+    return Snapshot(defined=data.get("defined") is True,
+                    model=_model(model) if isinstance(model, dict) else None,
+                    summary_calls=tuple(c for c in data.get("summary_calls", []) if _is_int(c)))
+
+
+def _model(data: dict) -> ModelState:
+    mro = _strings(data.get("mro"))
+    return ModelState(
+        id=_int(data.get("id")) or 0,
+        is_keras_model=any(path.startswith(_KERAS_PACKAGES) and path.endswith(".Model") for path in mro),
+        built=data.get("built") is True,
+        input_shape=_shape(data.get("input_shape")),
+        layers=tuple(_layer(layer) for layer in data.get("layers", []) if isinstance(layer, dict)),
+    )
+
+
+def _layer(data: dict) -> LayerState:
+    weight_shapes = [_shape(shape) for shape in data.get("weight_shapes") or []]
+    known = all(shape is not None and None not in shape for shape in weight_shapes)
+    built = data.get("built") is True
+    return LayerState(
+        id=_int(data.get("id")) or 0,
+        name=str(data.get("name") or "?"),
+        keras_type=_keras_type(_strings(data.get("mro"))),
+        class_path=str(data.get("class") or "?"),
+        units=_int(data.get("units")),
+        return_sequences=_bool(data.get("return_sequences")),
+        use_bias=_bool(data.get("use_bias")),
+        declared_input_shape=_shape(data.get("declared_input_shape")),
+        built=built,
+        weight_params=sum(math.prod(shape) for shape in weight_shapes) if built and known else None,
+        count_params=_int(data.get("count_params")),
+        output_shape=_shape(data.get("output_shape")),
+    )
+
+
+def _keras_type(mro: list[str]) -> str | None:
+    for path in mro:
+        if path.startswith(_KERAS_PACKAGES):
+            return path.rsplit(".", 1)[-1]
+    return None
+
+
+def _shape(value) -> tuple[int | None, ...] | None:
+    if not isinstance(value, list) or not all(dim is None or _is_int(dim) for dim in value):
+        return None
+    return tuple(value)
+
+
+def _strings(value) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value) -> int | None:
+    return value if _is_int(value) else None
+
+
+def _bool(value) -> bool | None:
+    return value if isinstance(value, bool) else None

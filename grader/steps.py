@@ -1,0 +1,240 @@
+"""Which code belongs to which step of the exercise.
+
+Our own notebooks mark each answer cell with `{"lstm_grader": {"step": N}}`; a cell without the
+mark belongs to the marked cell above it (students add cells below the given one). Notebooks
+without marks are read statement by statement: layer, model and summary calls are aligned to the
+steps the spec expects, and a cell that holds several steps is split between its statements.
+When the code cannot be mapped with confidence the map says so, and the final model is judged
+as a whole instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+
+from IPython.core.inputtransformer2 import TransformerManager
+from nbformat import NotebookNode
+
+from grader.align import align
+from grader.spec import ExerciseSpec
+
+METADATA_KEY = "lstm_grader"
+_INPUT_LAYERS = {"Input", "InputLayer"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    step_id: str
+    cell_index: int
+    source: str
+    whole_cell: bool
+
+
+@dataclass(frozen=True)
+class StepMap:
+    method: str  # "metadata", "content", or "none" when the code could not be mapped
+    chunks: dict[str, tuple[Chunk, ...]] = field(default_factory=dict)
+
+    @property
+    def confident(self) -> bool:
+        return self.method != "none"
+
+    def source(self, step_id: str) -> str:
+        return "\n".join(chunk.source for chunk in self.chunks.get(step_id, ()))
+
+    def cells(self, step_id: str) -> list[int]:
+        return sorted({chunk.cell_index for chunk in self.chunks.get(step_id, ())})
+
+    def isolated(self, step_id: str) -> bool:
+        """True when the step's code is whole cells, so the notebook's own run shows its effect."""
+        chunks = self.chunks.get(step_id, ())
+        return bool(chunks) and all(chunk.whole_cell for chunk in chunks)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "create", "layer", "summary", or "unknown" for a cell that does not parse
+    layer_type: str | None = None
+    units: int | None = None
+    return_sequences: bool | None = None
+
+
+def code_cells(nb: NotebookNode) -> list[tuple[int, str]]:
+    return [(index, cell.source) for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and cell.source.strip()]
+
+
+def map_steps(nb: NotebookNode, spec: ExerciseSpec) -> StepMap:
+    cells = code_cells(nb)
+    marked = _map_by_metadata(nb, spec)
+    return marked if marked is not None else _map_by_content(cells, spec)
+
+
+def _map_by_metadata(nb: NotebookNode, spec: ExerciseSpec) -> StepMap | None:
+    numbers = {step.number: step.id for step in spec.steps}
+    chunks: dict[str, list[Chunk]] = {}
+    current = None
+    for index, cell in enumerate(nb.cells):
+        mark = cell.get("metadata", {}).get(METADATA_KEY, {})
+        if isinstance(mark, dict) and mark.get("step") in numbers:
+            current = numbers[mark["step"]]
+        if current and cell.cell_type == "code" and cell.source.strip():
+            chunks.setdefault(current, []).append(Chunk(current, index, cell.source, True))
+    if current is None:
+        return None
+    return StepMap("metadata", {step: tuple(found) for step, found in chunks.items()})
+
+
+def _map_by_content(cells: list[tuple[int, str]], spec: ExerciseSpec) -> StepMap:
+    parsed = [(index, _statements(source, spec.model_variable)) for index, source in cells]
+    items = []  # (cell position, statement position or None, event)
+    for position, (_, statements) in enumerate(parsed):
+        if statements is None:
+            items.append((position, None, Event("unknown")))
+            continue
+        for number, (_, events, nested) in enumerate(statements):
+            if nested and any(event.kind == "layer" for event in events):
+                return StepMap("none")
+            items.extend((position, number, event) for event in events)
+    expected = _expected_events(spec)
+    matches = align([item[2] for item in items], [event for _, event in expected], _event_cost)
+    if not any(match is not None and item[2].kind == "layer" for item, match in zip(items, matches)):
+        return StepMap("none")
+    steps_of: dict[tuple[int, int | None], set[str]] = {}
+    for (position, number, _), match in zip(items, matches):
+        if match is not None:
+            steps_of.setdefault((position, number), set()).add(expected[match][0])
+    if any(len(steps) > 1 for steps in steps_of.values()):
+        return StepMap("none")  # one statement builds several steps at once
+    chunks: dict[str, list[Chunk]] = {}
+    for position, (index, statements) in enumerate(parsed):
+        for chunk in _cell_chunks(index, cells[position][1], statements, position, steps_of):
+            chunks.setdefault(chunk.step_id, []).append(chunk)
+    return StepMap("content", {step: tuple(found) for step, found in chunks.items()})
+
+
+def _cell_chunks(index, source, statements, position, steps_of) -> list[Chunk]:
+    if statements is None:
+        step = steps_of.get((position, None))
+        return [Chunk(next(iter(step)), index, source, True)] if step else []
+    owners = [next(iter(steps_of[(position, n)])) if (position, n) in steps_of else None
+              for n in range(len(statements))]
+    owners = _fill_owners(owners)
+    if not any(owners):
+        return []
+    lines = _transform(source).splitlines()
+    chunks = []
+    start = 0
+    for n in range(1, len(statements) + 1):
+        if n == len(statements) or owners[n] != owners[start]:
+            first = 1 if start == 0 else statements[start][0].lineno
+            last = statements[n - 1][0].end_lineno
+            chunks.append(Chunk(owners[start], index, "\n".join(lines[first - 1:last]),
+                                whole_cell=len(set(owners)) == 1))
+            start = n
+    return chunks
+
+
+def _fill_owners(owners: list[str | None]) -> list[str | None]:
+    """Statements of no step belong to the next step's statement in the cell, else the last."""
+    filled = list(owners)
+    following = None
+    for n in range(len(filled) - 1, -1, -1):
+        following = filled[n] = filled[n] or following
+    preceding = None
+    for n, owner in enumerate(filled):
+        preceding = filled[n] = owner or preceding
+    return filled
+
+
+def _expected_events(spec: ExerciseSpec) -> list[tuple[str, Event]]:
+    expected = []
+    for step in spec.steps:
+        if step.creates_model:
+            expected.append((step.id, Event("create")))
+        for layer in step.layers:
+            expected.append((step.id, Event("layer", layer.type, layer.units, layer.return_sequences)))
+        if step.prints_summary:
+            expected.append((step.id, Event("summary")))
+    return expected
+
+
+def _event_cost(actual: Event, expected: Event) -> float:
+    if actual.kind == "unknown":
+        return 0.9  # a cell that does not parse stands in for one missing step
+    if actual.kind != expected.kind:
+        return math.inf
+    if actual.kind != "layer":
+        return 0.0
+    cost = 0.0 if actual.layer_type == expected.layer_type else 0.6
+    if actual.units is not None and actual.units != expected.units:
+        cost += 0.3
+    if bool(actual.return_sequences) != bool(expected.return_sequences):
+        cost += 0.05
+    return cost
+
+
+def _transform(source: str) -> str:
+    return TransformerManager().transform_cell(source)
+
+
+def _statements(source: str, model_variable: str):
+    """Top-level statements with their events and whether they nest code; None if unparseable."""
+    try:
+        tree = ast.parse(_transform(source))
+    except (SyntaxError, ValueError):
+        return None
+    return [(stmt, _events(stmt, model_variable), _is_compound(stmt)) for stmt in tree.body]
+
+
+def _is_compound(stmt: ast.stmt) -> bool:
+    return not isinstance(stmt, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign))
+
+
+def _events(stmt: ast.stmt, model_variable: str) -> list[Event]:
+    found = []
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _callee_name(node)
+        on_model = isinstance(node.func, ast.Attribute) and _is_name(node.func.value, model_variable)
+        if on_model and name == "add" and node.args and isinstance(node.args[0], ast.Call):
+            found.append((node, _layer_event(node.args[0])))
+        elif on_model and name == "summary":
+            found.append((node, Event("summary")))
+        elif name and name.endswith("Sequential"):
+            found.append((node, Event("create")))
+            if node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
+                found.extend((item, _layer_event(item)) for item in node.args[0].elts
+                             if isinstance(item, ast.Call))
+    found.sort(key=lambda pair: (pair[0].lineno, pair[0].col_offset))
+    return [event for _, event in found if event is not None]
+
+
+def _layer_event(call: ast.Call) -> Event | None:
+    name = _callee_name(call)
+    if name in _INPUT_LAYERS:
+        return None
+    keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+    units = keywords.get("units", call.args[0] if call.args else None)
+    sequences = keywords.get("return_sequences")
+    return Event("layer", name, _literal(units, int), _literal(sequences, bool))
+
+
+def _literal(node, kind):
+    value = node.value if isinstance(node, ast.Constant) else None
+    return value if isinstance(value, kind) else None
+
+
+def _callee_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
