@@ -62,8 +62,8 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
             continue
         index = start + offset
         incoming = features_before(layers, index, model_input_dim)
-        declared = model_input_dim if index == 0 else _declared_dim(layers[index], incoming)
-        checks.extend(_layer_checks(spec, layers[index], incoming, declared, lang))
+        declared = model_input_dim if index == 0 else _declared_dim(layers[index])
+        checks.extend(_layer_checks(spec, layers[index], incoming, declared, index == 0, lang))
     if len(added) > len(specs):
         checks.append(CheckResult("layer_count", len(specs), len(added), False,
                                   text("check.extra_layers", lang, expected=len(specs), actual=len(added))))
@@ -94,19 +94,21 @@ def judge_model_defined(defined: bool, name: str, lang: str) -> CheckResult:
                        else text("check.no_model", lang, name=name))
 
 
-def _declared_dim(layer: LayerState, incoming: int | None) -> int | None:
+def _declared_dim(layer: LayerState) -> int | None:
     shape = layer.declared_input_shape
-    return shape[-1] if shape else incoming
+    return shape[-1] if shape else None
 
 
 def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, declared: int | None,
-                  lang: str) -> list[CheckResult]:
+                  first: bool, lang: str) -> list[CheckResult]:
     actual_type = layer.keras_type or layer.class_path
     checks = [_compare("type", spec.type, actual_type, lang),
               _compare("units", spec.units, layer.units, lang)]
     if spec.return_sequences is not None:
         checks.append(_compare("return_sequences", spec.return_sequences, layer.return_sequences, lang))
-    if spec.input_dim is not None:
+    # Only the model's first layer must declare its input; a later layer gets it from the layer
+    # before, which that layer's step answers for. A later layer that declares one must be right.
+    if spec.input_dim is not None and (first or declared is not None):
         checks.append(_compare("input_dim", spec.input_dim, declared, lang,
                                missing=text("value.not_declared", lang)))
     checks.append(_params_check(spec, layer, actual_type, incoming, lang))

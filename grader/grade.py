@@ -24,9 +24,10 @@ DEFAULT_RUN_TIMEOUT = 600.0
 KERAS_CHOICES = ("auto", "2", "3")
 LANGUAGES = ("auto", "zh", "en")
 
-# Keras 2 code that Keras 3 rejects: the known errors, and the keywords that cause them.
-_KERAS2_ERRORS = ("expected ndim=3, found ndim=2", "Unrecognized keyword arguments passed to")
+# Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
+_KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
+
 
 
 @dataclass
@@ -51,8 +52,9 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     step_map = map_steps(nb, spec)
     major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
     outcome = asyncio.run(_run(nb, spec, step_map, major, cell_timeout, run_timeout, lang))
-    if keras == "auto" and major == 3 and _hit_keras2_error(outcome.runs):
-        outcome = asyncio.run(_run(nb, spec, step_map, 2, cell_timeout, run_timeout, lang))
+    if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
+        keras2 = asyncio.run(_run(nb, spec, step_map, 2, cell_timeout, run_timeout, lang))
+        outcome = keras2 if _score(keras2) > _score(outcome) else outcome
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
 
@@ -78,8 +80,20 @@ def uses_keras2_api(nb: NotebookNode) -> bool:
     return False
 
 
-def _hit_keras2_error(runs: list[CellRun]) -> bool:
-    return any(run.error and any(mark in run.error.evalue for mark in _KERAS2_ERRORS) for run in runs)
+def _ran_keras2_code(runs: list[CellRun]) -> bool:
+    """Did Keras 3 reject Keras 2 code? Either a Keras 2 keyword, or a first layer declared with
+    input_dim, which Keras 3 reads as a 2-D input that no recurrent layer accepts."""
+    for run in runs:
+        if run.error and _KERAS2_KEYWORD_ERROR in run.error.evalue:
+            return True
+        first = run.snapshot.layers[0] if run.snapshot and run.snapshot.layers else None
+        if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:
+            return True
+    return False
+
+
+def _score(outcome: Outcome) -> int:
+    return sum(step.score for step in outcome.steps)
 
 
 async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int,

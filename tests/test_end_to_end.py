@@ -128,6 +128,7 @@ def test_step1_without_return_sequences_costs_step1_only(tmp_path):
     sources = replace(KERAS3, 1, KERAS3[0].replace(", return_sequences=True", ""))
     result = grade_notebook(write_notebook(tmp_path, sources))
     assert step_scores(result) == [0, 20, 20, 20, 20]
+    assert result.keras.startswith("3.")  # Keras 3 code with a mistake stays under Keras 3
     assert failed_checks(result, 1)["return_sequences"] == (True, False)
     step2 = result.steps[1]
     assert step2.judged_on == "rerun"

@@ -1,0 +1,94 @@
+"""The checks on their own: layers and summaries against the spec, with no kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.checks import format_shape, judge_layers, judge_summary, layer_params, shape_matches
+from grader.spec import load_spec
+from tests.layers import layer, reference_layers
+
+SPEC = load_spec()
+STEP1, STEP2, STEP3, STEP4, STEP5 = SPEC.steps
+
+
+def failed(checks) -> dict:
+    return {check.name: (check.expected, check.actual) for check in checks if not check.passed}
+
+
+def test_parameter_formulas():
+    assert layer_params("LSTM", 50, 1) == 4 * (50 * (1 + 50) + 50) == 10400
+    assert layer_params("LSTM", 100, 50, use_bias=False) == 4 * 100 * 150
+    assert layer_params("Dense", 10, 100) == 1010
+    assert layer_params("GRU", 10, 100) is None
+    assert layer_params("Dense", 10, None) is None
+
+
+def test_reference_layers_pass_every_step():
+    layers = reference_layers()
+    assert failed(judge_layers(STEP1.layers, layers[:1], 0, 1, "en")) == {}
+    assert failed(judge_layers(STEP2.layers, layers[:2], 1, 1, "en")) == {}
+    assert failed(judge_layers(STEP3.layers, layers[:3], 2, 1, "en")) == {}
+    assert failed(judge_layers(STEP4.layers, layers, 3, 1, "en")) == {}
+
+
+def test_params_are_checked_against_the_layers_real_input():
+    first = layer("LSTM", 64, 1, return_sequences=True, declared=(None, None, 1))
+    second = layer("LSTM", 100, 64, return_sequences=True)
+    checks = judge_layers(STEP2.layers, [first, second], 1, 1, "en")
+    assert failed(checks) == {}
+    params = next(check for check in checks if check.name == "params")
+    assert params.expected == params.actual == 4 * (100 * (64 + 100) + 100)
+
+
+def test_weights_that_disagree_with_the_settings_fail_even_if_count_params_agrees():
+    forged = layer("LSTM", 64, 1, return_sequences=True, declared=(None, None, 1), weight_params=10400)
+    assert failed(judge_layers(STEP1.layers, [forged], 0, 1, "en"))["params"] == (10400, 10400)
+    tampered = layer("LSTM", 50, 1, return_sequences=True, declared=(None, None, 1), weight_params=99)
+    message = next(c.message for c in judge_layers(STEP1.layers, [tampered], 0, 1, "en") if c.name == "params")
+    assert message == "this layer holds 99 weights, but its settings give 10,400"
+
+
+def test_unbuilt_first_layer_reports_the_missing_input_dimension():
+    unbuilt = layer("LSTM", 50, None, return_sequences=True, weight_params=None)
+    assert failed(judge_layers(STEP1.layers, [unbuilt], 0, None, "en")) == {
+        "input_dim": (1, "not declared"), "params": (10400, "unknown"),
+        "output_shape": ("(None, None, 50)", "unknown")}
+
+
+def test_missing_and_extra_layers():
+    layers = reference_layers()
+    missing = failed(judge_layers(STEP4.layers, layers[:4], 3, 1, "en"))
+    assert missing == {"layer": ("Dense(10)", "missing")}
+    extra = failed(judge_layers(STEP4.layers, [*layers, layer("Dense", 10, 10)], 3, 1, "en"))
+    assert extra == {"layer_count": (2, 3)}
+
+
+def test_wrong_type_is_reported_with_the_keras_class():
+    layers = reference_layers()
+    layers[2] = layer("GRU", 300, 100, weight_params=3 * 300 * (100 + 300 + 2))
+    assert failed(judge_layers(STEP3.layers, layers[:3], 2, 1, "en"))["type"] == ("LSTM", "GRU")
+
+
+def test_time_dimension_and_batch_size_may_be_fixed():
+    assert shape_matches((None, None, 50), (32, 20, 50))
+    assert not shape_matches((None, None, 50), (None, 50))
+    assert not shape_matches((None, 300), (None, None, 300))
+    assert format_shape((None, None, 50)) == "(None, None, 50)"
+    assert format_shape((7,)) == "(7,)"
+
+
+@pytest.mark.parametrize("called, printed, failing", [
+    (True, True, {}),
+    (True, False, {"summary_printed": ("printed", "nothing printed")}),
+    (False, False, {"summary_called": ("ran", "did not run")}),
+])
+def test_summary_checks(called, printed, failing):
+    assert failed(judge_summary(called, printed, "en")) == failing
+
+
+def test_messages_follow_the_language():
+    checks = judge_layers(STEP1.layers, [layer("LSTM", 64, 1, return_sequences=True, declared=(None, None, 1))],
+                          0, 1, "zh")
+    units = next(check for check in checks if check.name == "units")
+    assert units.message == "单元数：应为 50，实际为 64"

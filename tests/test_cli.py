@@ -1,0 +1,37 @@
+"""The command's contract for files it cannot grade: one line, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grade(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"{oops", b'{"a": 1}'])
+def test_unreadable_input_exits_2_with_one_line(tmp_path, content):
+    path = tmp_path / "submission.ipynb"
+    if content is not None:
+        path.write_bytes(content)
+    done = grade(str(path), "--json", str(tmp_path / "out.json"))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(f"grade: cannot grade {path}: ")
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert (result["status"], result["score"], result["max_score"]) == ("unreadable", 0, 100)
+
+
+def test_unknown_option_is_a_usage_error():
+    done = grade("x.ipynb", "--keras", "4")
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr
