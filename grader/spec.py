@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
-EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+EXERCISES = files("grader") / "exercises"  # a link to the repository's exercises/ folder
 DEFAULT_EXERCISE = "lstm_network"
 
 
@@ -45,7 +46,7 @@ class ExerciseSpec:
     title: dict[str, str]
     model_variable: str
     steps: tuple[StepSpec, ...]
-    path: Path = field(compare=False)
+    path: object = field(compare=False)  # a Path, or a resource inside the package
 
     @property
     def max_score(self) -> int:
@@ -65,9 +66,7 @@ def parse_shape(text: str) -> tuple[int | None, ...]:
 
 def load_spec(exercise: str | Path = DEFAULT_EXERCISE) -> ExerciseSpec:
     """Load a spec by exercise id (a folder under exercises/) or by path to a spec.toml."""
-    path = Path(exercise)
-    if not path.suffix:
-        path = EXERCISES_DIR / str(exercise) / "spec.toml"
+    path = Path(exercise) if Path(exercise).suffix else EXERCISES / str(exercise) / "spec.toml"
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     steps = tuple(_step(raw) for raw in data["steps"])
     return ExerciseSpec(id=data["id"], title=data["title"], model_variable=data["model_variable"],
