@@ -23,6 +23,7 @@ from grader.snapshot import Snapshot, parse_snapshot
 
 TRACEBACK_LIMIT = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_IPYTHON_CELL_FILE = re.compile(r"\(\d+\.py, line (\d+)\)")  # "(1415344262.py, line 8)" names a temp file
 _PROBE_MODULE = "grader.kernel_probe"
 
 
@@ -45,8 +46,8 @@ class ErrorInfo:
         traceback = strip_ansi("\n".join(content.get("traceback", [])))
         if len(traceback) > TRACEBACK_LIMIT:
             traceback = "…\n" + traceback[-TRACEBACK_LIMIT:]
-        return cls(ename=str(content.get("ename", "")), evalue=strip_ansi(str(content.get("evalue", ""))),
-                   traceback=traceback)
+        evalue = _IPYTHON_CELL_FILE.sub(r"(line \1)", strip_ansi(str(content.get("evalue", ""))))
+        return cls(ename=str(content.get("ename", "")), evalue=evalue, traceback=traceback)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from grader.spec import ExerciseSpec, LayerSpec, StepSpec
 from grader.steps import StepMap
 
 SUMMARY_MARK = "Total params"
+PLACEHOLDER = "<None>"
 
 
 @dataclass
@@ -54,24 +55,20 @@ class StepJudge:
     async def _judge_step(self, step: StepSpec, culprit: StepSpec | None) -> StepResult:
         source = self.step_map.source(step.id)
         if not source:
-            return self._result(step, self._checks(step, None), "none", [text("note.no_code", self.lang)])
+            return self._result(step, self._checks(step, None), None, [text("note.no_code", self.lang)])
         evidence = self._notebook_evidence(step)
         checks = self._checks(step, evidence) if evidence else None
         if checks is not None and (all(c.passed for c in checks) or self._prefix_ok(step, evidence)):
-            return self._result(step, checks, "notebook", self._error_notes(evidence.runs, "note.cell_error"))
+            return self._result(step, checks, evidence, [])
         if self.session is None:
-            checks = checks if checks is not None else self._checks(step, None)
-            return self._result(step, checks, "notebook" if evidence else "none",
-                                self._error_notes(evidence.runs if evidence else [], "note.cell_error"))
-        rerun = await self._rerun(step, source)
+            return self._result(step, checks or self._checks(step, None), evidence, [])
+        rerun = await self._rerun(step)
         rerun_checks = self._checks(step, rerun)
         notes = [text("note.rerun_judged", self.lang)]
         if all(c.passed for c in rerun_checks) and culprit is not None:
             notes.append(text("note.carried_error", self.lang, step=culprit.number,
                               title=culprit.title[self.lang]))
-        else:
-            notes += self._error_notes(rerun.runs, "note.rerun_error")
-        return self._result(step, rerun_checks, "rerun", notes)
+        return self._result(step, rerun_checks, rerun, notes)
 
     def _notebook_evidence(self, step: StepSpec) -> Evidence | None:
         """The model before and after the step's own cells, when those cells hold only this step."""
@@ -85,11 +82,12 @@ class StepJudge:
         before = earlier[-1].snapshot if earlier else EMPTY
         return Evidence(before, step_runs[-1].snapshot, step_runs, "notebook")
 
-    async def _rerun(self, step: StepSpec, source: str) -> Evidence:
+    async def _rerun(self, step: StepSpec) -> Evidence:
         reference = [layer.as_probe_data() for layer in self.spec.layers_before(step)]
         before = await self.session.install_reference(reference)
-        run = await self.session.run(source, self.step_map.cells(step.id)[0])
-        return Evidence(before, run.snapshot or EMPTY, [run], "rerun")
+        runs = [await self.session.run(chunk.source, chunk.cell_index)  # one by one, like cells
+                for chunk in self.step_map.chunks[step.id]]
+        return Evidence(before, runs[-1].snapshot or EMPTY, runs, "rerun")
 
     def _prefix_ok(self, step: StepSpec, evidence: Evidence) -> bool:
         """Did every step before this one build exactly what the spec expects?"""
@@ -133,17 +131,30 @@ class StepJudge:
         printed = any(SUMMARY_MARK in run.output_text for run in called)
         return judge_summary(bool(called), printed, self.lang)
 
-    def _error_notes(self, runs: Sequence[CellRun], key: str) -> list[str]:
-        return [text(key, self.lang, error=f"{run.error.ename}: {run.error.evalue}")
-                for run in runs if run.error]
-
-    def _result(self, step: StepSpec, checks: list[CheckResult], judged_on: str,
+    def _result(self, step: StepSpec, checks: list[CheckResult], evidence: Evidence | None,
                 notes: list[str]) -> StepResult:
         passed = bool(checks) and all(check.passed for check in checks)
+        code = self.step_map.source(step.id)
+        error = next((f"{run.error.ename}: {run.error.evalue}" for run in evidence.runs if run.error), None) \
+            if evidence else None
+        if not passed and PLACEHOLDER in code:
+            notes = [text("note.placeholder", self.lang), *notes]
         return StepResult(id=step.id, title=step.title[self.lang], score=step.points if passed else 0,
-                          max_score=step.points, passed=passed, checks=checks, judged_on=judged_on,
-                          notes=notes, hint="" if passed else step.hint[self.lang],
-                          code=self.step_map.source(step.id))
+                          max_score=step.points, passed=passed, checks=checks,
+                          judged_on=evidence.judged_on if evidence else "none", notes=notes,
+                          hint="" if passed else step.hint[self.lang], code=code, error=error,
+                          reason="" if passed else self._reason(code, error, checks, notes))
+
+    def _reason(self, code: str, error: str | None, checks: list[CheckResult], notes: list[str]) -> str:
+        """The one line a table shows: an unfilled placeholder, else the error, else the first failed check."""
+        failed = [check.message for check in checks if not check.passed]
+        if PLACEHOLDER in code:
+            first = text("note.placeholder", self.lang)
+        elif error:
+            first = text("note.error", self.lang, error=error.splitlines()[0][:160])
+        else:
+            first = failed.pop(0) if failed else (notes[0] if notes else "")
+        return first + (f" (+{len(failed)})" if failed else "")
 
     def _judge_final_model(self) -> list[StepResult]:
         """Judge the last model the notebook built, its layers aligned to the steps they belong to."""
@@ -153,9 +164,9 @@ class StepJudge:
         note = [text("note.whole_model", self.lang)]
         results = []
         for step in self.spec.steps:
+            evidence = Evidence(final, final, self.runs, "final_model")
             if step.prints_summary:
-                evidence = Evidence(final, final, self.runs, "final_model")
-                results.append(self._result(step, self._summary_checks(evidence), "final_model", note))
+                results.append(self._result(step, self._summary_checks(evidence), evidence, note))
                 continue
             mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
             if final.model is None or not final.model.is_keras_model:
@@ -164,7 +175,7 @@ class StepJudge:
             else:
                 start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
                 checks = self._layer_checks(step, final.layers[:end], start, final.model.input_dim)
-            results.append(self._result(step, checks, "final_model", note))
+            results.append(self._result(step, checks, evidence, note))
         return results
 
 

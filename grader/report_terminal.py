@@ -32,7 +32,4 @@ def print_result(result: GradeResult, console: Console) -> None:
 def _reason(step: StepResult, lang: str) -> Text:
     if step.passed:
         return Text("✓ " + text("terminal.passed", lang), style="green")
-    failed = [check.message for check in step.checks if not check.passed]
-    reason = failed[0] if failed else (step.notes[0] if step.notes else text("terminal.failed", lang))
-    more = f" (+{len(failed) - 1})" if len(failed) > 1 else ""
-    return Text(f"✗ {reason}{more}", style="red")
+    return Text(f"✗ {step.reason or text('terminal.failed', lang)}", style="red")

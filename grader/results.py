@@ -30,6 +30,8 @@ class StepResult:
     notes: list[str] = field(default_factory=list)
     hint: str = ""
     code: str = ""
+    error: str | None = None  # the first error the step's judged code raised, "Name: message"
+    reason: str = ""  # one line on why the step failed, for tables; empty when it passed
 
 
 @dataclass

@@ -230,9 +230,13 @@ def test_one_cell_with_step1_wrong_is_still_judged_step_by_step(tmp_path):
     assert {step.judged_on for step in result.steps} == {"rerun"}
 
 
-def test_answer_in_an_added_cell_below_the_given_one(tmp_path):
+@pytest.mark.parametrize("answers, scores", [
+    (KERAS2, FULL),
+    (replace(KERAS2, 1, KERAS2[0].replace(",return_sequences=True", "")), [0, 20, 20, 20, 20]),
+])
+def test_answers_in_cells_added_below_the_given_ones(tmp_path, answers, scores):
     nb = nbformat.read(ROOT / "exercises/lstm_network/lstm_network.en.ipynb", as_version=4)
-    answers = iter(KERAS2)
+    answers = iter(answers)
     cells = []
     for cell in nb.cells:
         cells.append(cell)
@@ -241,8 +245,7 @@ def test_answer_in_an_added_cell_below_the_given_one(tmp_path):
     nb.cells = cells
     path = tmp_path / "added.ipynb"
     nbformat.write(nb, path)
-    result = grade_notebook(path)
-    assert result.score == 100
+    assert step_scores(grade_notebook(path)) == scores
 
 
 def test_layers_built_in_a_loop_are_judged_as_a_whole_model(tmp_path):
