@@ -145,6 +145,14 @@ def test_step3_returning_sequences_costs_step3_only(tmp_path):
     assert any("step 3" in note for note in result.steps[3].notes)
 
 
+def test_step2_returning_only_the_last_output_costs_step2_only(tmp_path):
+    result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 2, "model.add(LSTM(100))")))
+    assert step_scores(result) == [20, 0, 20, 20, 20]
+    assert result.steps[1].judged_on == "notebook"
+    assert [step.judged_on for step in result.steps[2:4]] == ["rerun", "rerun"]
+    assert any(error.ename == "ValueError" and error.step == "step3" for error in result.errors)
+
+
 # --- Keras 2 and Keras 3 answers ---
 
 def test_keras3_input_shape_argument_is_accepted(tmp_path):
