@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from grader.align import align
 from grader.messages import text
-from grader.results import CheckResult
+from grader.results import CheckResult, LayerView, NetworkRow
 from grader.snapshot import LayerState
-from grader.spec import LayerSpec
+from grader.spec import ExerciseSpec, LayerSpec
 
 
 def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
@@ -58,15 +59,21 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         if offset >= len(added):
             expected = describe(spec)
             checks.append(CheckResult("layer", expected, text("value.missing", lang), False,
-                                      text("check.missing_layer", lang, expected=expected)))
+                                      text("check.missing_layer", lang, expected=expected),
+                                      text("explain.layer", lang, expected=expected)))
             continue
         index = start + offset
         incoming = features_before(layers, index, model_input_dim)
         declared = model_input_dim if index == 0 else _declared_dim(layers[index])
-        checks.extend(_layer_checks(spec, layers[index], incoming, declared, index == 0, lang))
+        layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang)
+        for check in layer_checks:
+            if not check.passed:
+                check.explain = _explain(check.name, spec, layers[index], incoming, lang)
+        checks.extend(layer_checks)
     if len(added) > len(specs):
         checks.append(CheckResult("layer_count", len(specs), len(added), False,
-                                  text("check.extra_layers", lang, expected=len(specs), actual=len(added))))
+                                  text("check.extra_layers", lang, expected=len(specs), actual=len(added)),
+                                  text("explain.layer_count", lang, expected=len(specs))))
     return checks
 
 
@@ -77,21 +84,88 @@ def describe(spec: LayerSpec) -> str:
 
 def judge_summary(called: bool, printed: bool, lang: str) -> list[CheckResult]:
     ran, not_run = text("value.ran", lang), text("value.not_run", lang)
-    checks = [CheckResult("summary_called", ran, ran if called else not_run, called,
-                          _message("summary_called", ran, ran if called else not_run, called, lang)
-                          if called else text("check.summary_not_called", lang))]
-    if called:
-        shown, silent = text("value.printed", lang), text("value.not_printed", lang)
-        checks.append(CheckResult("summary_printed", shown, shown if printed else silent, printed,
-                                  _message("summary_printed", shown, shown, True, lang)
-                                  if printed else text("check.summary_silent", lang)))
+    if not called:
+        return [CheckResult("summary_called", ran, not_run, False, text("check.summary_not_called", lang),
+                            text("explain.summary_called", lang))]
+    checks = [CheckResult("summary_called", ran, ran, True, _message("summary_called", ran, ran, True, lang))]
+    shown, silent = text("value.printed", lang), text("value.not_printed", lang)
+    if printed:
+        checks.append(CheckResult("summary_printed", shown, shown, True,
+                                  _message("summary_printed", shown, shown, True, lang)))
+    else:
+        checks.append(CheckResult("summary_printed", shown, silent, False, text("check.summary_silent", lang),
+                                  text("explain.summary_printed", lang)))
     return checks
 
 
 def judge_model_defined(defined: bool, name: str, lang: str) -> CheckResult:
-    return CheckResult("model", name, name if defined else text("value.missing", lang), defined,
-                       _message("model", name, name, True, lang) if defined
-                       else text("check.no_model", lang, name=name))
+    if defined:
+        return CheckResult("model", name, name, True, _message("model", name, name, True, lang))
+    return CheckResult("model", name, text("value.missing", lang), False, text("check.no_model", lang, name=name),
+                       text("explain.model", lang, name=name))
+
+
+def layer_cost(layer: LayerState, spec: LayerSpec) -> float:
+    """How unlike the expected layer a layer is, to align a model's layers to the exercise's."""
+    cost = 0.0 if layer.keras_type == spec.type else 0.6
+    return cost + (0.3 if layer.units != spec.units else 0.0)
+
+
+def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState]) -> list[NetworkRow]:
+    """The student's layers beside the expected ones, aligned, with the fields that differ."""
+    expected = [(step.id, layer) for step in spec.steps for layer in step.layers]
+    matches = align(layers, [layer for _, layer in expected], layer_cost)
+    matched = set(matches)
+    rows, i, j = [], 0, 0
+    while i < len(layers) or j < len(expected):
+        if i < len(layers) and matches[i] is None:
+            rows.append(NetworkRow(None, None, _view(layers[i]), ["type"]))
+            i += 1
+        elif j < len(expected) and j not in matched:
+            rows.append(NetworkRow(expected[j][0], _spec_view(expected[j][1]), None, ["type"]))
+            j += 1
+        else:
+            step, want = expected[j]
+            rows.append(NetworkRow(step, _spec_view(want), _view(layers[i]), _differs(want, layers[i])))
+            i, j = i + 1, j + 1
+    return rows
+
+
+def _spec_view(spec: LayerSpec) -> LayerView:
+    return LayerView(spec.type, spec.units, spec.return_sequences, format_shape(spec.output_shape), spec.params)
+
+
+def _view(layer: LayerState) -> LayerView:
+    sequences = layer.return_sequences if layer.keras_type == "LSTM" else None
+    return LayerView(layer.keras_type or layer.class_path, layer.units, sequences,
+                     format_shape(layer.output_shape), layer.weight_params)
+
+
+def _differs(spec: LayerSpec, layer: LayerState) -> list[str]:
+    view = _view(layer)
+    differs = [name for name in ("type", "units", "params")
+               if getattr(view, name) != getattr(_spec_view(spec), name)]
+    if spec.return_sequences is not None and layer.return_sequences != spec.return_sequences:
+        differs.append("return_sequences")
+    if spec.output_shape is not None and not shape_matches(spec.output_shape, layer.output_shape):
+        differs.append("output_shape")
+    return differs
+
+
+def _explain(name: str, spec: LayerSpec, layer: LayerState, incoming: int | None, lang: str) -> str:
+    """Why a failed layer check matters and how to get it right, with this layer's numbers."""
+    if name == "return_sequences":
+        return text(f"explain.return_sequences_{str(spec.return_sequences).lower()}", lang)
+    if name == "params":
+        formula = text(f"explain.params_{spec.type.lower()}", lang, units=spec.units, inputs=incoming or "?",
+                       params=_show(layer_params(spec.type, spec.units, incoming) or spec.params))
+        mine = layer_params(spec.type, layer.units, incoming, layer.use_bias)
+        if mine is None or layer.units == spec.units:
+            return formula
+        return formula + " " + text(f"explain.params_{spec.type.lower()}_yours", lang, units=layer.units,
+                                    inputs=incoming, params=_show(mine))
+    return text(f"explain.{name}", lang, expected=spec.units if name == "units" else spec.type,
+                dim=spec.input_dim)
 
 
 def _declared_dim(layer: LayerState) -> int | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.checks import format_shape
+from grader.checks import compare_network, format_shape
 from grader.execute import CellRun, KernelDied, KernelHung, KernelSession
 from grader.grading import StepJudge
 from grader.messages import detect_language, text
@@ -132,7 +132,13 @@ def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang:
         notebook=str(path), exercise=spec.id, score=sum(step.score for step in outcome.steps),
         max_score=spec.max_score, keras=outcome.keras, status=outcome.status, steps=outcome.steps,
         layers=_layers(outcome, step_map), errors=_errors(outcome.runs, step_map), notes=notes,
-        lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs))
+        lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs),
+        expected_summary=spec.expected_summary, network=compare_network(spec, _final_layers(outcome)))
+
+
+def _final_layers(outcome: Outcome):
+    final = next((run.snapshot for run in reversed(outcome.runs) if run.snapshot and run.snapshot.model), None)
+    return final.layers if final else ()
 
 
 def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:

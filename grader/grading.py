@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from grader.align import align
-from grader.checks import judge_layers, judge_model_defined, judge_summary
+from grader.checks import judge_layers, judge_model_defined, judge_summary, layer_cost
 from grader.execute import CellRun, KernelSession
 from grader.messages import text
 from grader.results import CheckResult, StepResult
 from grader.snapshot import EMPTY, Snapshot
-from grader.spec import ExerciseSpec, LayerSpec, StepSpec
+from grader.spec import ExerciseSpec, StepSpec
 from grader.steps import StepMap
 
 SUMMARY_MARK = "Total params"
@@ -160,7 +160,7 @@ class StepJudge:
         """Judge the last model the notebook built, its layers aligned to the steps they belong to."""
         final = next((run.snapshot for run in reversed(self.runs) if run.snapshot), EMPTY)
         expected = [(step, layer) for step in self.spec.steps for layer in step.layers]
-        matches = align(final.layers, [layer for _, layer in expected], _layer_cost)
+        matches = align(final.layers, [layer for _, layer in expected], layer_cost)
         note = [text("note.whole_model", self.lang)]
         results = []
         for step in self.spec.steps:
@@ -183,8 +183,3 @@ def _summarised_model(run: CellRun) -> bool:
     """Did `model.summary()` really run, on the model bound to the variable, during this run?"""
     snapshot = run.snapshot
     return bool(snapshot and snapshot.model and snapshot.model.id in snapshot.summary_calls)
-
-
-def _layer_cost(layer, spec: LayerSpec) -> float:
-    cost = 0.0 if layer.keras_type == spec.type else 0.6
-    return cost + (0.3 if layer.units != spec.units else 0.0)

@@ -16,6 +16,7 @@ class CheckResult:
     actual: Any
     passed: bool
     message: str
+    explain: str = ""  # for a failed check: why it matters and how to get it right, with the numbers
 
 
 @dataclass
@@ -47,6 +48,25 @@ class LayerResult:
 
 
 @dataclass
+class LayerView:
+    type: str
+    units: int | None
+    return_sequences: bool | None
+    output_shape: str | None
+    params: int | None
+
+
+@dataclass
+class NetworkRow:
+    """One row of the student's network drawn beside the expected one."""
+
+    step: str | None
+    expected: LayerView | None  # None: the student's model has a layer the exercise does not
+    actual: LayerView | None  # None: the student's model lacks this expected layer
+    differs: list[str] = field(default_factory=list)  # the LayerView fields that differ
+
+
+@dataclass
 class ErrorResult:
     cell: int
     step: str | None
@@ -70,6 +90,8 @@ class GradeResult:
     lang: str = "en"
     seconds: float = 0.0
     summary_text: str = ""
+    expected_summary: str = ""
+    network: list[NetworkRow] = field(default_factory=list)
 
     @property
     def full_marks(self) -> bool:

@@ -46,6 +46,7 @@ class ExerciseSpec:
     title: dict[str, str]
     model_variable: str
     steps: tuple[StepSpec, ...]
+    expected_summary: str
     path: object = field(compare=False)  # a Path, or a resource inside the package
 
     @property
@@ -70,7 +71,7 @@ def load_spec(exercise: str | Path = DEFAULT_EXERCISE) -> ExerciseSpec:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     steps = tuple(_step(raw) for raw in data["steps"])
     return ExerciseSpec(id=data["id"], title=data["title"], model_variable=data["model_variable"],
-                        steps=steps, path=path)
+                        steps=steps, expected_summary=data.get("expected_summary", ""), path=path)
 
 
 def _step(raw: dict) -> StepSpec:
