@@ -4,9 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install browser demo test clean
 
 install: $(STAMP)
+
+# The report tests open the HTML in a real headless Chromium: Debian's package, where missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,7 @@ demo: install
 	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
 	$(VENV)/bin/grade exercises/lstm_network/lstm_network.zh.ipynb; test $$? -eq 1
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 clean:

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from grader import __version__
 from grader.grade import (DEFAULT_CELL_TIMEOUT, DEFAULT_RUN_TIMEOUT, KERAS_CHOICES, LANGUAGES,
                           grade_notebook, unreadable_result)
+from grader.messages import text
 from grader.notebook import UnreadableNotebook
+from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
 from grader.spec import DEFAULT_EXERCISE
@@ -34,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"time limit for the whole notebook (default {DEFAULT_RUN_TIMEOUT:g})")
     parser.add_argument("--lang", choices=LANGUAGES, default="auto",
                         help="language of the feedback (default: the notebook's)")
+    report = parser.add_mutually_exclusive_group()
+    report.add_argument("--report", metavar="PATH",
+                        help="where to write the HTML report (default: NOTEBOOK's name + .report.html, beside it)")
+    report.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     parser.add_argument("--exercise", default=DEFAULT_EXERCISE,
                         help="exercise id under exercises/, or a path to its spec.toml")
     parser.add_argument("--version", action="version", version=f"lstm-grader {__version__}")
@@ -60,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT_GRADE
     print_result(result, console)
     _write_json(result, args.json)
+    if not args.no_report:
+        path = Path(args.report) if args.report else default_report_path(args.notebook)
+        try:
+            write_html(result, path)
+        except OSError as error:
+            print(f"grade: cannot write the report {path}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_CANNOT_GRADE
+        console.print(Text(text("report.report_written", result.lang, path=str(path))), soft_wrap=True)
     return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL
 
 

@@ -23,6 +23,7 @@ from grader.snapshot import Snapshot, parse_snapshot
 
 TRACEBACK_LIMIT = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_OWN_FRAME = ("Cell In", "Input In", "File <ipython-input")  # IPython's names for a cell's frames
 _IPYTHON_CELL_FILE = re.compile(r"\(\d+\.py, line (\d+)\)")  # "(1415344262.py, line 8)" names a temp file
 _PROBE_MODULE = "grader.kernel_probe"
 
@@ -43,7 +44,7 @@ class ErrorInfo:
 
     @classmethod
     def from_content(cls, content: dict) -> ErrorInfo:
-        traceback = strip_ansi("\n".join(content.get("traceback", [])))
+        traceback = _useful_traceback([strip_ansi(str(entry)) for entry in content.get("traceback", [])])
         if len(traceback) > TRACEBACK_LIMIT:
             traceback = "…\n" + traceback[-TRACEBACK_LIMIT:]
         evalue = _IPYTHON_CELL_FILE.sub(r"(line \1)", strip_ansi(str(content.get("evalue", ""))))
@@ -74,6 +75,17 @@ class KerasRuntime:
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
+
+
+def _useful_traceback(entries: list[str]) -> str:
+    """The student's own frames and the error line; frames inside libraries are left out."""
+    if len(entries) < 3:
+        return "\n".join(entries)
+    frames = entries[1:-1]  # IPython's first entry is a header, its last the error line
+    own = [frame for frame in frames if frame.lstrip().startswith(_OWN_FRAME)]
+    left_out = len(frames) - len(own)
+    marker = ["…"] if left_out else []  # library frames left out
+    return "\n".join([*own, *marker, entries[-1]])
 
 
 def strip_ansi(text: str) -> str:

@@ -64,7 +64,8 @@ def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = D
     lang = "en" if lang == "auto" else lang
     steps = [StepResult(id=step.id, title=step.title[lang], score=0, max_score=step.points,
                         passed=False, checks=[], judged_on="none") for step in spec.steps]
-    return GradeResult(notebook=str(path), exercise=spec.id, score=0, max_score=spec.max_score,
+    return GradeResult(notebook=str(path), exercise=spec.id, exercise_title=spec.title[lang], score=0,
+                       max_score=spec.max_score,
                        keras=None, status="unreadable", steps=steps, notes=[reason], lang=lang)
 
 
@@ -129,7 +130,8 @@ def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang:
     probe_errors = {run.snapshot.error for run in outcome.runs if run.snapshot and run.snapshot.error}
     notes += [text("note.probe_failed", lang, error=error) for error in sorted(probe_errors)]
     return GradeResult(
-        notebook=str(path), exercise=spec.id, score=sum(step.score for step in outcome.steps),
+        notebook=str(path), exercise=spec.id, exercise_title=spec.title[lang],
+        score=sum(step.score for step in outcome.steps),
         max_score=spec.max_score, keras=outcome.keras, status=outcome.status, steps=outcome.steps,
         layers=_layers(outcome, step_map), errors=_errors(outcome.runs, step_map), notes=notes,
         lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs),

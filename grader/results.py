@@ -79,6 +79,7 @@ class ErrorResult:
 class GradeResult:
     notebook: str
     exercise: str
+    exercise_title: str
     score: int
     max_score: int
     keras: str | None  # the Keras version the notebook ran under, e.g. "3.15.1" or "2.21.0"

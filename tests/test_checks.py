@@ -92,3 +92,16 @@ def test_messages_follow_the_language():
                           0, 1, "zh")
     units = next(check for check in checks if check.name == "units")
     assert units.message == "单元数：应为 50，实际为 64"
+
+
+def test_failed_checks_explain_with_the_layers_numbers():
+    wrong = layer("LSTM", 64, 1, return_sequences=True, declared=(None, None, 1))
+    params = next(c for c in judge_layers(STEP1.layers, [wrong], 0, 1, "en") if c.name == "params")
+    assert params.explain.endswith("= 4 × (50 × (1 + 50) + 50) = 10,400 parameters. "
+                                   "Yours: 4 × (64 × (1 + 64) + 64) = 16,896.")
+    dense = judge_layers(STEP4.layers, [*reference_layers()[:3], layer("Dense", 100, 300), layer("Dense", 20, 100)],
+                         3, 1, "en")
+    assert [c for c in dense if c.name == "params"][-1].explain == (
+        "A Dense layer has a weight from each input to each unit, plus one bias per unit: "
+        "inputs × units + units = 100 × 10 + 10 = 1,010. Yours: 100 × 20 + 20 = 2,020.")
+    assert all(check.explain == "" for check in judge_layers(STEP1.layers, reference_layers()[:1], 0, 1, "en"))

@@ -1,0 +1,52 @@
+"""The HTML feedback report: one self-contained page, rendered with jinja2 from a GradeResult.
+
+Autoescape is on and nothing from the notebook is ever marked safe, so code, outputs and file
+names show as text and cannot run script. All grading is already in the result; this module
+only lays it out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from grader import __version__
+from grader.messages import text
+from grader.results import GradeResult
+
+_ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["number"] = lambda value: "?" if value is None else f"{value:,}"
+
+
+def default_report_path(notebook: str | Path) -> Path:
+    """my.ipynb -> my.report.html, beside the notebook."""
+    path = Path(notebook)
+    return path.with_name(f"{path.stem}.report.html")
+
+
+def render_html(result: GradeResult) -> str:
+    lang = result.lang
+
+    def t(key: str, **fields) -> str:
+        return text(key, lang, **fields)
+
+    return _ENV.get_template("report.html.j2").render(
+        result=result, t=t, version=__version__, verdict=_verdict(result),
+        step_numbers={step.id: number for number, step in enumerate(result.steps, start=1)})
+
+
+def write_html(result: GradeResult, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(render_html(result), encoding="utf-8")
+    return path
+
+
+def _verdict(result: GradeResult) -> str:
+    if result.status == "unreadable":
+        return text("report.verdict_unreadable", result.lang, reason=" ".join(result.notes))
+    passed = sum(step.passed for step in result.steps)
+    if passed == len(result.steps):
+        return text("report.verdict_full", result.lang)
+    return text("report.verdict_partial", result.lang, passed=passed, total=len(result.steps))
