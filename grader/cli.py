@@ -51,19 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     to_stdout = args.json == "-"
     console = Console(stderr=to_stdout)
+    lang = "en" if args.lang == "auto" else args.lang  # until the notebook is read
     try:
         result = grade_notebook(args.notebook, exercise=args.exercise, keras=args.keras,
                                 cell_timeout=args.timeout, run_timeout=args.run_timeout, lang=args.lang)
     except UnreadableNotebook as error:
-        print(f"grade: cannot grade {error}", file=sys.stderr)
-        _write_json(unreadable_result(args.notebook, str(error), exercise=args.exercise, lang=args.lang),
+        print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
+        _write_json(unreadable_result(args.notebook, error.reason(lang), exercise=args.exercise, lang=lang),
                     args.json)
         return EXIT_CANNOT_GRADE
     except Exception as error:  # a bug of ours must still end in one line and a defined exit code
         if os.environ.get("GRADER_DEBUG"):
             raise
-        print(f"grade: internal error: {error.__class__.__name__}: {error} "
-              "(set GRADER_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(text("cli.internal_error", lang, error=f"{error.__class__.__name__}: {error}"), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     print_result(result, console)
     _write_json(result, args.json)
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_html(result, path)
         except OSError as error:
-            print(f"grade: cannot write the report {path}: {error.strerror or error}", file=sys.stderr)
+            print(text("cli.cannot_write_report", result.lang, path=path, error=error.strerror or error),
+                  file=sys.stderr)
             return EXIT_CANNOT_GRADE
         console.print(Text(text("report.report_written", result.lang, path=str(path))), soft_wrap=True)
     return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL

@@ -61,7 +61,6 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
 def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = DEFAULT_EXERCISE,
                       lang: str = "en") -> GradeResult:
     spec = load_spec(exercise)
-    lang = "en" if lang == "auto" else lang
     steps = [StepResult(id=step.id, title=step.title[lang], score=0, max_score=step.points,
                         passed=False, checks=[], judged_on="none") for step in spec.steps]
     return GradeResult(notebook=str(path), exercise=spec.id, exercise_title=spec.title[lang], score=0,

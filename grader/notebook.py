@@ -9,37 +9,46 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from grader.messages import text
+
 
 class UnreadableNotebook(Exception):
-    """The file is missing, empty, not JSON or not a notebook; the message says which."""
+    """The file is missing, empty, not JSON or not a notebook; `reason(lang)` says which."""
+
+    def __init__(self, path: Path, key: str, **fields) -> None:
+        self.path, self.key, self.fields = path, key, fields
+        super().__init__(self.reason("en"))
+
+    def reason(self, lang: str) -> str:
+        return f"{self.path}: {text(f'unreadable.{self.key}', lang, **self.fields)}"
 
 
 def read_notebook(path: str | Path) -> NotebookNode:
     path = Path(path)
     if not path.exists():
-        raise UnreadableNotebook(f"{path}: no such file")
+        raise UnreadableNotebook(path, "missing")
     if not path.is_file():
-        raise UnreadableNotebook(f"{path}: not a file")
+        raise UnreadableNotebook(path, "not_file")
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise UnreadableNotebook(f"{path}: cannot be read as UTF-8 text ({error.__class__.__name__})") from None
+        raise UnreadableNotebook(path, "not_text", error=error.__class__.__name__) from None
     if not raw.strip():
-        raise UnreadableNotebook(f"{path}: the file is empty")
+        raise UnreadableNotebook(path, "empty")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise UnreadableNotebook(f"{path}: not valid JSON (line {error.lineno}, column {error.colno})") from None
+        raise UnreadableNotebook(path, "not_json", line=error.lineno, column=error.colno) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        raise UnreadableNotebook(f"{path}: JSON, but not a Jupyter notebook")
+        raise UnreadableNotebook(path, "not_notebook")
     try:
         with warnings.catch_warnings():  # nbformat warns of small schema slips Jupyter accepts too
             warnings.simplefilter("ignore")
             nb = nbformat.convert(nbformat.reads(raw, as_version=nbformat.NO_CONVERT), 4)
     except Exception as error:  # nbformat raises many kinds for malformed input
-        raise UnreadableNotebook(f"{path}: not a valid notebook ({error.__class__.__name__})") from None
+        raise UnreadableNotebook(path, "invalid", error=error.__class__.__name__) from None
     if not all(_is_cell(cell) for cell in nb.get("cells", [])):
-        raise UnreadableNotebook(f"{path}: not a valid notebook (a cell has no type or source)")
+        raise UnreadableNotebook(path, "invalid", error="a cell has no type or source")
     return nb
 
 
