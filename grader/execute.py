@@ -8,16 +8,27 @@ data; nothing from the kernel is ever unpickled or evaluated.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import re
+import secrets
+import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+
+from grader.kernel_probe import probe_expression
+from grader.sandbox import (Limits, SandboxPlan, kernel_environment, launcher_command, make_pids_cgroup,
+                            read_report, reap, remove_cgroup)
 
 from grader.snapshot import Snapshot, parse_snapshot
 
@@ -26,14 +37,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _OWN_FRAME = ("Cell In", "Input In", "File <ipython-input")  # IPython's names for a cell's frames
 _IPYTHON_CELL_FILE = re.compile(r"\(\d+\.py, line (\d+)\)")  # "(1415344262.py, line 8)" names a temp file
 _PROBE_MODULE = "grader.kernel_probe"
-
-
-class KernelDied(Exception):
-    """The kernel process ended while running a cell."""
-
-
-class KernelHung(Exception):
-    """The kernel stopped answering, even to the probe, after a cell timed out."""
+_MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "ResourceExhaustedError")
 
 
 @dataclass
@@ -102,91 +106,186 @@ def outputs_text(outputs: list[dict]) -> str:
     return strip_ansi("".join(parts))
 
 
-def kernel_env(keras_major: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    if keras_major == 2:
-        env["TF_USE_LEGACY_KERAS"] = "1"
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    return env
+class LimitReached(Exception):
+    """A limit ended the notebook: `status` names it; `run` is the cell that hit it, if any."""
+
+    def __init__(self, status: str, run: CellRun | None = None, detail: str = "") -> None:
+        super().__init__(status)
+        self.status, self.run, self.detail = status, run, detail
+
+
+def limit_hit(error: ErrorInfo) -> str | None:
+    """The status of the limit a cell's error shows, if it shows one."""
+    if error.ename == "TimeoutError" and not error.traceback:
+        return "timeout"  # nbclient's own reply for a cell past its time
+    if error.ename in _MEMORY_ERRORS or "Unable to allocate" in error.evalue:
+        return "memory_limit"
+    if "[Errno 27]" in error.evalue:  # EFBIG: a file grew past RLIMIT_FSIZE
+        return "file_size_limit"
+    if "[Errno 11]" in error.evalue or "can't start new thread" in error.evalue:  # EAGAIN on fork
+        return "process_limit"
+    return None
+
+
+class _OutputLimitedClient(NotebookClient):
+    """nbclient keeping at most `output_bytes` of a notebook's output; past it, the cell is
+    interrupted and the rest is dropped."""
+
+    def __init__(self, *args, output_bytes: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_bytes = output_bytes
+        self.output_seen = 0
+        self.output_exceeded = False
+
+    def output(self, outs, msg, display_id, cell_index):
+        self.output_seen += len(json.dumps(msg.get("content", {})))
+        if self.output_seen <= self.output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self.output_exceeded:
+            self.output_exceeded = True
+            asyncio.ensure_future(self.km.interrupt_kernel())
+        return None
+
+
+class _SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through the sandbox launcher, over Unix sockets in its working directory."""
+
+    def __init__(self, plan: SandboxPlan, **kwargs) -> None:
+        super().__init__(transport="ipc", ip=os.path.join(plan.workdir, "kernel"),
+                         connection_file=os.path.join(plan.workdir, "connection.json"), **kwargs)
+        self.plan = plan
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return launcher_command(self.plan) + super().format_kernel_cmd(extra_arguments)
 
 
 class KernelSession:
-    """A fresh kernel for one notebook; use as `async with KernelSession(...) as session`."""
+    """A fresh, sandboxed kernel for one notebook: `async with KernelSession(...) as session`."""
 
-    def __init__(self, *, keras_major: int, cell_timeout: float, model_variable: str) -> None:
+    def __init__(self, *, keras_major: int, limits: Limits, model_variable: str,
+                 files: list[tuple[Path, str]] = ()) -> None:
         self.keras_major = keras_major
+        self.limits = limits
         self.model_variable = model_variable
         self.runtime: KerasRuntime | None = None
-        self._workdir = tempfile.TemporaryDirectory(prefix="lstm-grader-")
-        self._client = NotebookClient(
-            nbformat.v4.new_notebook(), timeout=cell_timeout, kernel_name="python3",
-            allow_errors=True, interrupt_on_timeout=True, shutdown_kernel="immediate",
-            error_on_timeout={"ename": "TimeoutError",
-                              "evalue": f"the cell ran longer than {cell_timeout:g} s", "traceback": []},
-            record_timing=False, on_cell_executed=self._keep_reply)
+        self.isolation: dict = {}
+        self._files = files
+        token = secrets.token_hex(8)
+        workdir = tempfile.mkdtemp(prefix="lstm-grader-")
+        self._plan = SandboxPlan(workdir=workdir, token=token, limits=limits,
+                                 cgroup=make_pids_cgroup(token, limits.processes),
+                                 report=os.path.join(workdir, ".sandbox.json"))
+        self._client = _OutputLimitedClient(
+            nbformat.v4.new_notebook(), km=_SandboxedKernelManager(self._plan, kernel_name="python3"),
+            timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
+            error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
+            record_timing=False, on_cell_executed=self._keep_reply, output_bytes=limits.output_bytes)
         self._last_reply: dict | None = None
-        self._context = None
+        self._deadline = time.monotonic() + limits.notebook_seconds
 
     async def __aenter__(self) -> KernelSession:
-        # The kernel's own stderr (TensorFlow's start-up logs) is noise to a person and never
-        # decides a grade: what a cell prints reaches us through the protocol instead.
-        self._context = self._client.async_setup_kernel(
-            env=kernel_env(self.keras_major), cwd=self._workdir.name,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await self._context.__aenter__()
-        info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).install()")
-        self.runtime = KerasRuntime(module=info["keras_module"], version=info["keras_version"])
+        for source, name in self._files:
+            target = os.path.join(self._plan.workdir, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(source, target)
+        extra = {"TF_USE_LEGACY_KERAS": "1"} if self.keras_major == 2 else {}
+        try:
+            # The kernel's own stderr (TensorFlow's start-up logs) is noise and never decides a
+            # grade: what a cell prints reaches us through the protocol instead.
+            await self._client.async_start_new_kernel(
+                env=kernel_environment(self._plan, extra), cwd=self._plan.workdir,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            await self._client.async_start_new_kernel_client()
+            self.isolation = read_report(self._plan)
+            # Before any student code runs, so a plain import is safe here and only here.
+            info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()")
+            self.runtime = KerasRuntime(module=info["keras_module"], version=info["keras_version"])
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the kernel, kill whatever it started, and remove its working directory."""
+        km = self._client.km
         try:
-            await self._context.__aexit__(*exc_info)
+            if self._client.kc is not None:
+                self._client.kc.stop_channels()
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+        except Exception:  # the kernel may be half-started or already gone: reap() below ends it
+            pass
         finally:
-            self._workdir.cleanup()
+            reap(self._plan.token, self._plan.cgroup)
+            remove_cgroup(self._plan.cgroup)
+            shutil.rmtree(self._plan.workdir, ignore_errors=True)
 
     async def run(self, source: str, cell_index: int) -> CellRun:
-        """Execute `source` as a cell, then take a snapshot of the model."""
+        """Execute `source` as a cell, then take a snapshot of the model. Raises LimitReached."""
         cell = nbformat.v4.new_code_cell(source)
         self._client.nb.cells = [cell]
         self._last_reply = None
+        binding = self._set_time_limit()
         try:
             await self._client.async_execute_cell(cell, 0)
-        except DeadKernelError as error:
-            raise KernelDied(str(error)) from None
+        except DeadKernelError:
+            raise LimitReached(self._death_status(), CellRun(cell_index, source, [dict(o) for o in cell.outputs]),
+                               self._death_signal()) from None
         run = CellRun(cell_index=cell_index, source=source, outputs=[dict(o) for o in cell.outputs])
         content = (self._last_reply or {}).get("content", {})
         if content.get("status") == "error":
             run.error = ErrorInfo.from_content(content)
-            run.timed_out = content.get("ename") == "TimeoutError" and not content.get("traceback")
+        status = "output_limit" if self._client.output_exceeded else (limit_hit(run.error) if run.error else None)
+        if status:
+            run.timed_out = status == "timeout"
+            raise LimitReached(status, run, binding if status == "timeout" else "")
         run.snapshot = await self.snapshot()
         return run
 
+    def _set_time_limit(self) -> str:
+        """Give the next request what is left of the notebook's time, at most a cell's time.
+        Returns which of the two limits binds: "cell" or "notebook"."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise LimitReached("timeout", detail="notebook")
+        self._client.timeout = max(1, int(min(self.limits.cell_seconds, left)))
+        return "cell" if self.limits.cell_seconds <= left else "notebook"
+
+    def _death_signal(self) -> str:
+        process = getattr(self._client.km.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        return signal.Signals(-code).name if code is not None and code < 0 else ""
+
+    def _death_status(self) -> str:
+        return "cpu_limit" if self._death_signal() == "SIGXCPU" else "kernel_died"
+
     async def snapshot(self) -> Snapshot:
         name = self.model_variable
-        return parse_snapshot(await self._probe(
-            f"__import__({_PROBE_MODULE!r}, fromlist=['_']).snapshot({name!r})"))
+        return parse_snapshot(await self._probe(probe_expression(f"snapshot({name!r})")))
 
     async def install_reference(self, layers: list[dict]) -> Snapshot:
         """Bind the model variable to a reference model made of `layers`."""
         payload = json.dumps(layers)
         return parse_snapshot(await self._probe(
-            f"__import__({_PROBE_MODULE!r}, fromlist=['_'])"
-            f".install_reference({self.model_variable!r}, {payload!r})"))
+            probe_expression(f"install_reference({self.model_variable!r}, {payload!r})")))
 
     async def _keep_reply(self, cell, cell_index, execute_reply) -> None:
         self._last_reply = execute_reply
 
     async def _probe(self, expression: str) -> dict:
+        binding = self._set_time_limit()
         kc = self._client.kc
         msg_id = kc.execute("", silent=True, store_history=False,
                             user_expressions={"probe": expression})
         try:
             reply = await self._client.async_wait_for_reply(msg_id)
-        except DeadKernelError as error:
-            raise KernelDied(str(error)) from None
-        if reply is None:
-            raise KernelHung("the kernel did not answer the probe")
+        except DeadKernelError:
+            raise LimitReached(self._death_status(), detail=self._death_signal()) from None
+        if reply is None:  # the kernel stopped answering, even to the probe
+            raise LimitReached("timeout", detail=binding)
         result = reply["content"].get("user_expressions", {}).get("probe", {})
         if result.get("status") != "ok":
             return {"probe_error": f"{result.get('ename', 'Error')}: {result.get('evalue', '')}"}
@@ -202,3 +301,4 @@ def _parse_json_text(text: str) -> dict:
         except (ValueError, SyntaxError, TypeError, json.JSONDecodeError):
             return {"probe_error": "the probe's answer was not JSON"}
     return value if isinstance(value, dict) else {"probe_error": "the probe's answer was not an object"}
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,16 +12,15 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader.checks import compare_network, format_shape
-from grader.execute import CellRun, KernelDied, KernelHung, KernelSession
+from grader.execute import CellRun, KernelSession, LimitReached
 from grader.grading import StepJudge
 from grader.messages import detect_language, text
-from grader.notebook import UnreadableNotebook, notebook_texts, read_notebook
+from grader.notebook import notebook_texts, read_notebook, referenced_files
+from grader.sandbox import Limits
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
 
-DEFAULT_CELL_TIMEOUT = 60.0
-DEFAULT_RUN_TIMEOUT = 600.0
 KERAS_CHOICES = ("auto", "2", "3")
 LANGUAGES = ("auto", "zh", "en")
 
@@ -42,18 +42,18 @@ class Outcome:
 
 
 def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",
-                   cell_timeout: float = DEFAULT_CELL_TIMEOUT, run_timeout: float = DEFAULT_RUN_TIMEOUT,
-                   lang: str = "auto") -> GradeResult:
+                   limits: Limits = Limits(), lang: str = "auto") -> GradeResult:
     """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
     started = time.monotonic()
     spec = load_spec(exercise)
     nb = read_notebook(path)
     lang = detect_language(notebook_texts(nb)) if lang == "auto" else lang
     step_map = map_steps(nb, spec)
+    files = referenced_files(nb, Path(path).parent)
     major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
-    outcome = asyncio.run(_run(nb, spec, step_map, major, cell_timeout, run_timeout, lang))
+    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang))
     if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
-        keras2 = asyncio.run(_run(nb, spec, step_map, 2, cell_timeout, run_timeout, lang))
+        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang))
         outcome = keras2 if _score(keras2) > _score(outcome) else outcome
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
@@ -96,29 +96,47 @@ def _score(outcome: Outcome) -> int:
     return sum(step.score for step in outcome.steps)
 
 
-async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int,
-               cell_timeout: float, run_timeout: float, lang: str) -> Outcome:
+async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int, limits: Limits,
+               files: list[tuple[Path, str]], lang: str) -> Outcome:
     runs: list[CellRun] = []
     outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
     try:
-        async with asyncio.timeout(run_timeout):
-            async with KernelSession(keras_major=major, cell_timeout=cell_timeout,
-                                     model_variable=spec.model_variable) as session:
-                outcome.keras = session.runtime.version
-                for index, source in code_cells(nb):
-                    runs.append(await session.run(source, index))
-                    if runs[-1].timed_out:
-                        outcome.notes.append(text("note.timeout", lang, limit=f"{cell_timeout:g} s"))
-                outcome.steps = await StepJudge(spec, step_map, runs, session, lang).judge_all()
-    except (TimeoutError, KernelHung):
-        outcome.status = "timeout"
-        outcome.notes.append(text("note.timeout", lang, limit=f"{run_timeout:g} s"))
-    except KernelDied:
-        outcome.status = "kernel_died"
-        outcome.notes.append(text("note.kernel_died", lang))
+        async with KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
+                                 files=files) as session:
+            outcome.keras = session.runtime.version
+            if not limits.network and not session.isolation.get("network_isolated"):
+                _say_once(text("cli.network_open", lang))
+            for index, source in code_cells(nb):
+                runs.append(await session.run(source, index))
+            outcome.steps = await StepJudge(spec, step_map, runs, session, lang).judge_all()
+    except LimitReached as limit:  # the limit ended the notebook; the cell that hit it is kept
+        if limit.run is not None:
+            runs.append(limit.run)
+        outcome.status = limit.status
+        outcome.notes.append(_limit_note(limit, limits, lang))
     if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
         outcome.steps = await StepJudge(spec, step_map, runs, None, lang).judge_all()
     return outcome
+
+
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """A warning about this machine, said once per process however many notebooks are graded."""
+    if message not in _said:
+        _said.add(message)
+        print(message, file=sys.stderr)
+
+
+def _limit_note(limit: LimitReached, limits: Limits, lang: str) -> str:
+    if limit.status == "kernel_died":
+        return text("note.kernel_died", lang, signal=limit.detail or "?")
+    if limit.status == "timeout" and limit.detail == "notebook":
+        return text("note.limit_notebook", lang, limit=f"{limits.notebook_seconds:g} s")
+    if limit.status == "timeout":
+        return text("note.limit_cell", lang, limit=f"{limits.cell_seconds:g} s")
+    return text(f"note.limit_{limit.status}", lang, limit=limits.describe(limit.status))
 
 
 def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang: str,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from grader.messages import text
+
+
+INPUT_FILES_BYTES = 100 * 1024 * 1024  # at most this much of the student's files is copied
 
 
 class UnreadableNotebook(Exception):
@@ -60,3 +65,37 @@ def _is_cell(cell) -> bool:
 def notebook_texts(nb: NotebookNode) -> list[str]:
     """All the text a person wrote in the notebook: markdown and code."""
     return [cell.source for cell in nb.cells]
+
+
+def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BYTES) -> list[tuple[Path, str]]:
+    """Files beside the notebook that its code names in a string ("data.csv", "data/x.npy"),
+    as (source, relative name) pairs to copy into the kernel's working directory."""
+    folder = folder.resolve()
+    found: dict[str, Path] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for name in _string_literals(cell.source):
+            candidate = (folder / name).resolve() if _is_relative_name(name) else None
+            if candidate and candidate.is_relative_to(folder) and candidate.is_file():
+                found.setdefault(str(candidate.relative_to(folder)), candidate)
+    chosen, total = [], 0
+    for name, source in sorted(found.items()):
+        total += source.stat().st_size
+        if total > limit:
+            break
+        chosen.append((source, name))
+    return chosen
+
+
+def _string_literals(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return re.findall(r"""['"]([^'"\n]{1,200})['"]""", source)
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and 0 < len(node.value) <= 200]
+
+
+def _is_relative_name(name: str) -> bool:
+    return "\n" not in name and "\0" not in name and not name.startswith(("/", "~")) and ".." not in Path(name).parts

@@ -265,28 +265,7 @@ def test_layers_built_in_a_loop_are_judged_as_a_whole_model(tmp_path):
     assert {step.judged_on for step in result.steps} == {"final_model"}
 
 
-# --- notebooks that cannot run to the end ---
-
-def test_kernel_death_keeps_what_was_graded(tmp_path):
-    result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 3, "import os\nos._exit(1)")))
-    assert result.status == "kernel_died"
-    assert step_scores(result) == [20, 20, 0, 0, 0]
-
-
-def test_cell_timeout_interrupts_the_cell_and_grading_goes_on(tmp_path):
-    sources = replace(KERAS3, 4, "while True:\n    pass")
-    result = grade_notebook(write_notebook(tmp_path, sources), cell_timeout=3)
-    assert result.status == "graded"
-    assert step_scores(result) == [20, 20, 20, 0, 20]
-    assert [error.ename for error in result.errors] == ["TimeoutError"]
-
-
-def test_notebook_time_limit_keeps_what_was_graded(tmp_path):
-    hang = "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except KeyboardInterrupt:\n        pass"
-    result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 4, hang)), cell_timeout=2, run_timeout=20)
-    assert result.status == "timeout"
-    assert step_scores(result) == [20, 20, 20, 0, 0]
-
+# --- old formats ---
 
 def test_nbformat_v3_notebook_is_upgraded_and_graded(tmp_path):
     from tests.notebooks import make_notebook
