@@ -1,9 +1,13 @@
-"""The `grade` command: a thin layer over grade_notebook() and the reports."""
+"""The `grade` command: a thin layer over grade_notebook(), grade_batch() and the reports.
+
+One notebook: `grade my.ipynb`. A class: `grade PATH... -o OUT`. Gradescope: `grade --gradescope`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +16,8 @@ from rich.console import Console
 from rich.text import Text
 
 from grader import __version__
+from grader.batch import grade_batch
+from grader.gradescope import run_gradescope
 from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
 from grader.messages import text
 from grader.notebook import UnreadableNotebook
@@ -20,6 +26,7 @@ from grader.report_terminal import print_result
 from grader.results import GradeResult
 from grader.sandbox import MiB, Limits
 from grader.spec import DEFAULT_EXERCISE
+from grader.submissions import SubmissionError
 
 DEFAULTS = Limits()
 EXIT_FULL_MARKS = 0
@@ -29,7 +36,22 @@ EXIT_CANNOT_GRADE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade", description="Grade the Keras LSTM network exercise.")
-    parser.add_argument("notebook", help="the student's .ipynb file")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="a student's .ipynb file; or, with -o, notebooks, folders and .zip archives")
+    batch = parser.add_argument_group("a whole class")
+    batch.add_argument("-o", "--out", type=Path, metavar="OUT",
+                       help="grade every submission in PATH... into OUT (gradebook, reports, CSV, dashboard)")
+    batch.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: number of CPUs)")
+    batch.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
+    batch.add_argument("--id-pattern", metavar="REGEX",
+                       help="student id: a regular expression on the submission's path; group 'id' is the id")
+    gradescope = parser.add_argument_group("Gradescope")
+    gradescope.add_argument("--gradescope", action="store_true",
+                            help="grade Gradescope's autograder submission and write its results.json")
+    gradescope.add_argument("--submission-dir", type=Path, default=Path("/autograder/submission"),
+                            help="where Gradescope puts the submission (default /autograder/submission)")
+    gradescope.add_argument("--results-path", type=Path, default=Path("/autograder/results/results.json"),
+                            help="where Gradescope reads results (default /autograder/results/results.json)")
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH ('-' for stdout)")
     parser.add_argument("--keras", choices=KERAS_CHOICES, default="auto",
                         help="Keras to run under: 3, 2 (tf-keras), or auto (default)")
@@ -63,27 +85,67 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    lang = "en" if args.lang == "auto" else args.lang  # until a notebook is read
+    if args.gradescope:
+        run_gradescope(submission_dir=args.submission_dir, results_path=args.results_path, exercise=args.exercise,
+                       keras=args.keras, limits=limits_from(args), lang=args.lang)
+        return EXIT_FULL_MARKS
+    if not args.paths:
+        parser.error("give a notebook, or PATH... -o OUT for a class")
+    single = len(args.paths) == 1 and not Path(args.paths[0]).is_dir() and not args.paths[0].endswith(".zip")
+    if args.out is None and not single:
+        print(text("batch.needs_out", lang), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    return grade_class(args, lang) if args.out is not None else grade_one(args, lang)
+
+
+def grade_class(args: argparse.Namespace, lang: str) -> int:
+    console = Console()
+    try:
+        summary = grade_batch(args.paths, args.out, exercise=args.exercise, keras=args.keras,
+                              limits=limits_from(args), lang=args.lang, jobs=args.jobs, force=args.force,
+                              id_pattern=args.id_pattern, console=console)
+    except SubmissionError as error:
+        print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    except re.error as error:
+        print(text("cli.bad_pattern", lang, error=error), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    except OSError as error:
+        print(text("cli.cannot_write", lang, path=error.filename or args.out, error=error.strerror or error),
+              file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    except Exception as error:  # a bug of ours: one line; what was graded is in the gradebook
+        return _internal_error(error, lang)
+    if summary.total == 0:
+        print(text("batch.no_submissions", lang), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    console.print(text("batch.summary", lang, graded=summary.graded, failed=summary.failed,
+                       skipped=summary.skipped, seconds=summary.seconds, out=args.out),
+                  soft_wrap=True, markup=False, highlight=False)
+    return EXIT_NOT_FULL if summary.failed else EXIT_FULL_MARKS
+
+
+def grade_one(args: argparse.Namespace, lang: str) -> int:
+    notebook = args.paths[0]
     to_stdout = args.json == "-"
     console = Console(stderr=to_stdout)
-    lang = "en" if args.lang == "auto" else args.lang  # until the notebook is read
     try:
-        result = grade_notebook(args.notebook, exercise=args.exercise, keras=args.keras,
+        result = grade_notebook(notebook, exercise=args.exercise, keras=args.keras,
                                 limits=limits_from(args), lang=args.lang)
     except UnreadableNotebook as error:
         print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
-        _write_json(unreadable_result(args.notebook, error.reason(lang), exercise=args.exercise, lang=lang),
+        _write_json(unreadable_result(notebook, error.reason(lang), exercise=args.exercise, lang=lang),
                     args.json)
         return EXIT_CANNOT_GRADE
     except Exception as error:  # a bug of ours must still end in one line and a defined exit code
-        if os.environ.get("GRADER_DEBUG"):
-            raise
-        print(text("cli.internal_error", lang, error=f"{error.__class__.__name__}: {error}"), file=sys.stderr)
-        return EXIT_CANNOT_GRADE
+        return _internal_error(error, lang)
     print_result(result, console)
     _write_json(result, args.json)
     if not args.no_report:
-        path = Path(args.report) if args.report else default_report_path(args.notebook)
+        path = Path(args.report) if args.report else default_report_path(notebook)
         try:
             write_html(result, path)
         except OSError as error:
@@ -92,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CANNOT_GRADE
         console.print(Text(text("report.report_written", result.lang, path=str(path))), soft_wrap=True)
     return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL
+
+
+def _internal_error(error: Exception, lang: str) -> int:
+    if os.environ.get("GRADER_DEBUG"):
+        raise error
+    print(text("cli.internal_error", lang, error=f"{error.__class__.__name__}: {error}"), file=sys.stderr)
+    return EXIT_CANNOT_GRADE
 
 
 def limits_from(args: argparse.Namespace) -> Limits:

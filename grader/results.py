@@ -101,5 +101,19 @@ class GradeResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeResult:
+        """The inverse of to_dict, for results read back from JSON or the gradebook."""
+        def view(raw):
+            return LayerView(**raw) if raw else None
+
+        steps = [StepResult(**{**step, "checks": [CheckResult(**check) for check in step["checks"]]})
+                 for step in data["steps"]]
+        network = [NetworkRow(row["step"], view(row["expected"]), view(row["actual"]), row["differs"])
+                   for row in data.get("network", [])]
+        return cls(**{**data, "steps": steps, "network": network,
+                      "layers": [LayerResult(**layer) for layer in data.get("layers", [])],
+                      "errors": [ErrorResult(**error) for error in data.get("errors", [])]})
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)

@@ -90,6 +90,14 @@ def make_pids_cgroup(token: str, processes: int) -> str | None:
     return None
 
 
+def remove_stale_cgroups() -> None:
+    """Remove the empty cgroups a killed grader left behind (an empty one belongs to no kernel)."""
+    for root in PIDS_CGROUP_ROOTS:
+        for path in Path(root).glob("lstm-grader-*") if os.path.isdir(root) else ():
+            if not _cgroup_pids(str(path)):
+                remove_cgroup(str(path))
+
+
 def remove_cgroup(path: str | None) -> None:
     if path:
         try:

@@ -34,12 +34,12 @@ def sandbox_processes() -> list[int]:
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
-    before = set(Path("/tmp").glob("lstm-grader-*"))
+    cgroups = Path("/sys/fs/cgroup/pids")
+    before = set(Path("/tmp").glob("lstm-grader-*")) | set(cgroups.glob("lstm-grader-*"))
     yield
     assert sandbox_processes() == [], "a process of the sandbox outlived its notebook"
-    assert set(Path("/tmp").glob("lstm-grader-*")) - before == set(), "a working directory was left behind"
-    cgroups = Path("/sys/fs/cgroup/pids")
-    assert not list(cgroups.glob("lstm-grader-*")) if cgroups.exists() else True
+    after = set(Path("/tmp").glob("lstm-grader-*")) | set(cgroups.glob("lstm-grader-*"))
+    assert after - before == set(), "a working directory or cgroup was left behind"
 
 
 def attack(tmp_path, step4: str = DENSE, *, step5: str = "model.summary()", step1_extra: str = "",

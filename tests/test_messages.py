@@ -18,3 +18,4 @@ def test_every_message_exists_in_every_language_with_the_same_fields():
 def test_language_detection():
     assert detect_language(["# 按照要求创建", "model.summary()"]) == "zh"
     assert detect_language(["# Build a network", "model.summary()"]) == "en"
+
