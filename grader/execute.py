@@ -170,8 +170,8 @@ class KernelSession:
         self.runtime: KerasRuntime | None = None
         self.isolation: dict = {}
         self._files = files
-        token = secrets.token_hex(8)
-        workdir = tempfile.mkdtemp(prefix="lstm-grader-")
+        token = f"{os.getpid()}-{secrets.token_hex(6)}"  # whose sandbox it is, and which
+        workdir = tempfile.mkdtemp(prefix=f"lstm-grader-{token}-")
         self._plan = SandboxPlan(workdir=workdir, token=token, limits=limits,
                                  cgroup=make_pids_cgroup(token, limits.processes),
                                  report=os.path.join(workdir, ".sandbox.json"))

@@ -1,0 +1,108 @@
+"""Finding a class's submissions and naming their outputs; the gradebook's bookkeeping."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.batch import output_names
+from grader.gradebook import Entry, Gradebook, sha256
+from grader.report_csv import write_grades_csv
+from grader.submissions import SubmissionError, find_submissions
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
+def ids(submissions) -> dict[str, str]:
+    return {s.file: s.id for s in submissions}
+
+
+def test_id_rule_folders_files_and_checkpoints(tmp_path):
+    touch(tmp_path / "alice" / "lab.ipynb")
+    touch(tmp_path / "alice" / ".ipynb_checkpoints" / "lab-checkpoint.ipynb")
+    touch(tmp_path / "bob.ipynb")
+    touch(tmp_path / "carol" / "week3" / "lab.ipynb")
+    found = find_submissions([tmp_path], unpack_dir=tmp_path / ".unpacked")
+    assert ids(found) == {"alice/lab.ipynb": "alice", "bob.ipynb": "bob", "carol/week3/lab.ipynb": "carol"}
+    assert ids(find_submissions([tmp_path / "bob.ipynb"], unpack_dir=tmp_path / "u")) == {"bob.ipynb": "bob"}
+
+
+def test_two_notebooks_of_one_student_are_both_kept_and_flagged(tmp_path):
+    touch(tmp_path / "alice" / "lab.ipynb")
+    touch(tmp_path / "alice" / "lab-final.ipynb")
+    found = find_submissions([tmp_path], unpack_dir=tmp_path / ".u")
+    assert [(s.id, s.duplicate) for s in found] == [("alice", True), ("alice", True)]
+    assert sorted(output_names(found).values()) == ["alice", "alice-lab"]
+
+
+def test_id_pattern(tmp_path):
+    touch(tmp_path / "Alice Smith_12345_assignsubmission_file_" / "lab.ipynb")
+    found = find_submissions([tmp_path], unpack_dir=tmp_path / ".u", id_pattern=r"_(?P<id>\d+)_")
+    assert [s.id for s in found] == ["12345"]
+
+
+def test_zip_archive(tmp_path):
+    with zipfile.ZipFile(tmp_path / "class.zip", "w") as archive:
+        archive.writestr("dave/lab.ipynb", "{}")
+        archive.writestr("__MACOSX/dave/._lab.ipynb", "x")
+        archive.writestr("erin.ipynb", "{}")
+        archive.writestr("notes.txt", "ignored")
+    found = find_submissions([tmp_path / "class.zip"], unpack_dir=tmp_path / ".u")
+    assert ids(found) == {"class.zip/dave/lab.ipynb": "dave", "class.zip/erin.ipynb": "erin"}
+    assert all(s.path.is_relative_to(tmp_path / ".u") for s in found)
+
+
+@pytest.mark.parametrize("member", ["../evil.ipynb", "/etc/evil.ipynb", "a/../../evil.ipynb"])
+def test_unsafe_zip_members_are_refused(tmp_path, member):
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
+        archive.writestr(member, "{}")
+    with pytest.raises(SubmissionError, match="unsafe member path"):
+        find_submissions([tmp_path / "bad.zip"], unpack_dir=tmp_path / ".u")
+    assert not (tmp_path / "evil.ipynb").exists()
+
+
+def test_not_a_zip_and_missing_paths(tmp_path):
+    (tmp_path / "fake.zip").write_text("no")
+    with pytest.raises(SubmissionError, match="not a valid zip archive"):
+        find_submissions([tmp_path / "fake.zip"], unpack_dir=tmp_path / ".u")
+    with pytest.raises(SubmissionError, match="no such file or folder"):
+        find_submissions([tmp_path / "absent"], unpack_dir=tmp_path / ".u")
+
+
+def test_output_names_are_safe_file_names(tmp_path):
+    touch(tmp_path / "<b onclick=x>evil" / "lab.ipynb")
+    touch(tmp_path / "张三" / "lab.ipynb")
+    names = output_names(find_submissions([tmp_path], unpack_dir=tmp_path / ".u"))
+    assert sorted(names.values()) == ["b_onclick_x_evil", "张三"]
+
+
+def result(score: int) -> dict:
+    return {"status": "graded", "score": score, "max_score": 100, "lang": "en",
+            "steps": [{"id": "step1", "score": score, "passed": score == 100}]}
+
+
+def test_gradebook_records_and_knows_what_is_current(tmp_path):
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    entry = Entry("a/lab.ipynb", "a", False, sha256(b"v1"), "spec1", "0.1.0", result(80), 1.5)
+    book.record(entry)
+    assert book.is_current("a/lab.ipynb", sha256(b"v1"), "spec1")
+    assert not book.is_current("a/lab.ipynb", sha256(b"v2"), "spec1")
+    assert not book.is_current("a/lab.ipynb", sha256(b"v1"), "spec2")
+    book.record(Entry("a/lab.ipynb", "a", False, sha256(b"v2"), "spec1", "0.1.0", result(100), 1.0))
+    assert [row[3]["score"] for row in book.results()] == [100]
+    assert book.integrity() == "ok"
+    book.close()
+
+
+def test_grades_csv_opens_in_excel(tmp_path):
+    write_grades_csv([("张三/lab.ipynb", "张三", True, result(80))], tmp_path / "grades.csv")
+    raw = (tmp_path / "grades.csv").read_bytes()
+    assert raw.decode("utf-8-sig").splitlines() == ["id,file,score,max_score,status,step1,duplicate",
+                                                    "张三,张三/lab.ipynb,80,100,graded,80,yes"]
+    assert raw.startswith(b"\xef\xbb\xbf")
