@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Grades the shipped notebooks: both solutions must score full marks (exit 0) and the
-# untouched student notebook must score 0 without crashing (exit 1).
+# untouched student notebook must score 0 without crashing (exit 1); then all four as a class,
+# into build/demo-class (open build/demo-class/index.html).
 demo: install
 	$(VENV)/bin/grade solutions/lstm_network/reference_keras2.ipynb
 	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
 	$(VENV)/bin/grade exercises/lstm_network/lstm_network.zh.ipynb; test $$? -eq 1
+	$(VENV)/bin/grade solutions exercises -o build/demo-class
 
 test: install browser
 	$(PY) -m pytest -q
