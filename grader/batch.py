@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader import __version__
-from grader.grade import grade_notebook, unreadable_result
+from grader.grade import Warm, grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.messages import text
 from grader.notebook import UnreadableNotebook, read_notebook, referenced_files
@@ -31,6 +32,7 @@ from grader.results import GradeResult
 from grader.sandbox import Limits, remove_stale_cgroups
 from grader.spec import DEFAULT_EXERCISE, load_spec
 from grader.submissions import Submission, find_submissions
+from grader.warm import stop_servers
 
 FAILED_STATUSES = ("unreadable", "error")
 
@@ -46,6 +48,7 @@ class Job:
     keras: str = "auto"
     limits: Limits = Limits()
     lang: str = "auto"
+    warm: Warm | None = None  # where this batch's warm parents are; None for cold kernels
 
 
 @dataclass
@@ -68,7 +71,7 @@ def grade_job(job: Job) -> dict:
             (Path(folder) / name).write_bytes(data)
         try:
             result = grade_notebook(path, exercise=job.exercise, keras=job.keras, limits=job.limits,
-                                    lang=job.lang)
+                                    lang=job.lang, warm=job.warm)
         except UnreadableNotebook as error:
             lang = "en" if job.lang == "auto" else job.lang
             result = unreadable_result(job.file, error.reason(lang).replace(str(path), job.file),
@@ -80,7 +83,7 @@ def grade_job(job: Job) -> dict:
 
 def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE, keras: str = "auto",
                 limits: Limits = Limits(), lang: str = "auto", jobs: int | None = None, force: bool = False,
-                id_pattern: str | None = None, console: Console | None = None) -> BatchSummary:
+                id_pattern: str | None = None, console: Console | None = None, cold: bool = False) -> BatchSummary:
     """Grade every submission under `paths` into `out`. Raises SubmissionError for a bad path."""
     started = time.monotonic()
     console = console or Console()
@@ -92,6 +95,7 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
     names = output_names(submissions)
     book = Gradebook(out / "gradebook.sqlite")
     summary = BatchSummary(total=len(submissions))
+    warm = None if cold else Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
     try:
         todo = []
         for submission in submissions:
@@ -100,7 +104,7 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
                 summary.skipped += 1
             else:
                 todo.append(Job(submission.file, content, _attachments(submission), str(exercise), keras,
-                                limits, lang))
+                                limits, lang, warm))
         by_file = {submission.file: submission for submission in submissions}
         shown = "en" if lang == "auto" else lang  # the terminal's language; reports follow each notebook
         for job, result in _run_pool(todo, jobs or os.cpu_count() or 1, console, shown):
@@ -115,6 +119,9 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
         write_class_outputs(book.results([s.file for s in submissions]), out, names, lang)
     finally:
         book.close()
+        if warm is not None:
+            stop_servers(warm.run_dir)
+            shutil.rmtree(warm.run_dir, ignore_errors=True)
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
 

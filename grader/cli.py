@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade every submission in PATH... into OUT (gradebook, reports, CSV, dashboard)")
     batch.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: number of CPUs)")
     batch.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
+    batch.add_argument("--cold", action="store_true",
+                       help="start every kernel afresh instead of forking warm ones (slower, same results)")
     batch.add_argument("--id-pattern", metavar="REGEX",
                        help="student id: a regular expression on the submission's path; group 'id' is the id")
     gradescope = parser.add_argument_group("Gradescope")
@@ -106,7 +108,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     try:
         summary = grade_batch(args.paths, args.out, exercise=args.exercise, keras=args.keras,
                               limits=limits_from(args), lang=args.lang, jobs=args.jobs, force=args.force,
-                              id_pattern=args.id_pattern, console=console)
+                              id_pattern=args.id_pattern, console=console, cold=args.cold)
     except SubmissionError as error:
         print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
         return EXIT_CANNOT_GRADE

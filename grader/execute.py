@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.kernel_probe import probe_expression
+from grader.warm import ForkProvisioner
 from grader.sandbox import (Limits, SandboxPlan, kernel_environment, launcher_command, make_pids_cgroup,
                             read_report, reap, remove_cgroup)
 
@@ -163,7 +165,7 @@ class KernelSession:
     """A fresh, sandboxed kernel for one notebook: `async with KernelSession(...) as session`."""
 
     def __init__(self, *, keras_major: int, limits: Limits, model_variable: str,
-                 files: list[tuple[Path, str]] = ()) -> None:
+                 files: list[tuple[Path, str]] = (), warm_server: Path | None = None) -> None:
         self.keras_major = keras_major
         self.limits = limits
         self.model_variable = model_variable
@@ -180,8 +182,18 @@ class KernelSession:
             timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
             error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
             record_timing=False, on_cell_executed=self._keep_reply, output_bytes=limits.output_bytes)
+        if warm_server is not None:
+            self._fork_from(warm_server)
         self._last_reply: dict | None = None
         self._deadline = time.monotonic() + limits.notebook_seconds
+
+    def _fork_from(self, server: Path) -> None:
+        """Have the kernel forked by a warm parent instead of started afresh."""
+        km = self._client.km
+        km.kernel_id = str(uuid.uuid4())
+        provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+        provisioner.server, provisioner.plan = server, self._plan
+        km.provisioner = provisioner
 
     async def __aenter__(self) -> KernelSession:
         for source, name in self._files:

@@ -17,6 +17,7 @@ from grader.grading import StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
 from grader.sandbox import Limits
+from grader.warm import WarmUnavailable, ensure_server
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
@@ -41,8 +42,16 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Warm:
+    """Where the warm parents of a batch live, and the process they belong to."""
+
+    run_dir: Path
+    owner: int
+
+
 def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",
-                   limits: Limits = Limits(), lang: str = "auto") -> GradeResult:
+                   limits: Limits = Limits(), lang: str = "auto", warm: Warm | None = None) -> GradeResult:
     """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
     started = time.monotonic()
     spec = load_spec(exercise)
@@ -51,9 +60,9 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     step_map = map_steps(nb, spec)
     files = referenced_files(nb, Path(path).parent)
     major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
-    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang))
+    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang, warm))
     if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
-        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang))
+        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm))
         outcome = keras2 if _score(keras2) > _score(outcome) else outcome
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
@@ -96,13 +105,34 @@ def _score(outcome: Outcome) -> int:
     return sum(step.score for step in outcome.steps)
 
 
+def _warm_server(warm: Warm | None, major: int, lang: str) -> Path | None:
+    if warm is None:
+        return None
+    try:
+        return ensure_server(warm.run_dir, major, warm.owner)
+    except WarmUnavailable:
+        _say_once(text("cli.warm_off", lang))
+        return None
+
+
 async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int, limits: Limits,
-               files: list[tuple[Path, str]], lang: str) -> Outcome:
+               files: list[tuple[Path, str]], lang: str, warm: Warm | None = None) -> Outcome:
+    server = _warm_server(warm, major, lang)
+    try:
+        return await _run_in(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
+                                           files=files, warm_server=server), nb, spec, step_map, limits, lang)
+    except WarmUnavailable:  # the warm parent could not fork: a cold kernel does the same work
+        _say_once(text("cli.warm_off", lang))
+        return await _run_in(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
+                                           files=files), nb, spec, step_map, limits, lang)
+
+
+async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap,
+                  limits: Limits, lang: str) -> Outcome:
     runs: list[CellRun] = []
     outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
     try:
-        async with KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                 files=files) as session:
+        async with kernel as session:
             outcome.keras = session.runtime.version
             if not limits.network and not session.isolation.get("network_isolated"):
                 _say_once(text("cli.network_open", lang))

@@ -1,0 +1,57 @@
+"""Warm kernels: forked from a parent that imported TensorFlow once, yet graded exactly like cold ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grader import grade as grade_module
+from grader.grade import Warm
+from grader.warm import stop_servers
+from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
+
+FIXTURES = {
+    "correct3": KERAS3,
+    "correct2": KERAS2,
+    "no_sequences": replace(KERAS3, 1, KERAS3[0].replace(", return_sequences=True", "")),
+    "no_input": replace(KERAS3, 1, IMPORTS + "model.add(LSTM(50, return_sequences=True))"),
+    "syntax": replace(KERAS3, 2, "model.add(LSTM(100, return_sequences=True)"),
+    "fake_summary": replace(KERAS3, 5, "print('Total params: 583,110')"),
+    "os_exit": replace(KERAS3, 4, "import os\nos._exit(1)"),
+    "memory_bomb": replace(KERAS3, 4, "x = bytearray(64 * 2**30)"),
+}
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("warm")
+    yield Warm(run_dir, os.getpid())
+    stop_servers(run_dir)
+
+
+def comparable(result) -> dict:
+    data = result.to_dict()
+    data.pop("seconds")
+    return data
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_warm_and_cold_kernels_give_equal_results(tmp_path, warm, name):
+    path = write_notebook(tmp_path, FIXTURES[name], name=f"{name}.ipynb")
+    cold_result = grade_module.grade_notebook(path, lang="en")
+    warm_result = grade_module.grade_notebook(path, lang="en", warm=warm)
+    assert comparable(warm_result) == comparable(cold_result)
+    assert list(Path(warm.run_dir).glob("keras*.sock"))  # it really was forked from a warm parent
+
+
+def test_no_warm_parent_falls_back_to_cold_and_says_so_once(tmp_path, capsys):
+    run_dir = tmp_path / "warm"
+    run_dir.mkdir()
+    (run_dir / "keras3.failed").touch()  # as if the warm parent had failed to start
+    path = write_notebook(tmp_path, KERAS3)
+    grade_module._said.clear()
+    results = [grade_module.grade_notebook(path, lang="en", warm=Warm(run_dir, os.getpid())) for _ in range(2)]
+    assert [result.score for result in results] == [100, 100]
+    assert capsys.readouterr().err.count("warm kernels are unavailable") == 1
