@@ -227,6 +227,7 @@ class KernelSession:
             if self._client.kc is not None:
                 self._client.kc.stop_channels()
             if km.has_kernel:
+                await self._kill_now(km.provisioner)
                 await km.shutdown_kernel(now=True)
         except Exception:  # the kernel may be half-started or already gone: reap() below ends it
             pass
@@ -234,6 +235,15 @@ class KernelSession:
             reap(self._plan.token, self._plan.cgroup)
             remove_cgroup(self._plan.cgroup)
             shutil.rmtree(self._plan.workdir, ignore_errors=True)
+
+    @staticmethod
+    async def _kill_now(provisioner) -> None:
+        """Kill the kernel and see it gone within milliseconds; jupyter_client alone polls every 100 ms."""
+        await provisioner.kill()
+        for _ in range(200):
+            if await provisioner.poll() is not None:
+                return
+            await asyncio.sleep(0.005)
 
     async def run(self, source: str, cell_index: int) -> CellRun:
         """Execute `source` as a cell, then take a snapshot of the model. Raises LimitReached."""
