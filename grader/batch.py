@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,6 +26,7 @@ from grader.grade import Warm, grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.messages import text
 from grader.notebook import UnreadableNotebook, read_notebook, referenced_files
+from grader.cluster import dask_executor, killed_worker
 from grader.dashboard import write_dashboard
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
@@ -49,6 +51,7 @@ class Job:
     limits: Limits = Limits()
     lang: str = "auto"
     warm: Warm | None = None  # where this batch's warm parents are; None for cold kernels
+    warm_per_worker: bool = False  # on a cluster: each worker process keeps warm parents of its own
 
 
 @dataclass
@@ -60,9 +63,21 @@ class BatchSummary:
     seconds: float = 0.0
 
 
+_worker_warm: Warm | None = None
+
+
+def _warm_of_this_process() -> Warm:
+    """Warm parents owned by this worker process, made on its first job and ended with it."""
+    global _worker_warm
+    if _worker_warm is None:
+        _worker_warm = Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
+    return _worker_warm
+
+
 def grade_job(job: Job) -> dict:
     """Grade one submission from its bytes; never raises for a bad notebook."""
     started = time.monotonic()
+    warm = _warm_of_this_process() if job.warm_per_worker else job.warm
     with tempfile.TemporaryDirectory(prefix="lstm-grader-job-") as folder:
         path = Path(folder) / Path(job.file).name
         path.write_bytes(job.content)
@@ -71,7 +86,7 @@ def grade_job(job: Job) -> dict:
             (Path(folder) / name).write_bytes(data)
         try:
             result = grade_notebook(path, exercise=job.exercise, keras=job.keras, limits=job.limits,
-                                    lang=job.lang, warm=job.warm)
+                                    lang=job.lang, warm=warm)
         except UnreadableNotebook as error:
             lang = "en" if job.lang == "auto" else job.lang
             result = unreadable_result(job.file, error.reason(lang).replace(str(path), job.file),
@@ -83,7 +98,8 @@ def grade_job(job: Job) -> dict:
 
 def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE, keras: str = "auto",
                 limits: Limits = Limits(), lang: str = "auto", jobs: int | None = None, force: bool = False,
-                id_pattern: str | None = None, console: Console | None = None, cold: bool = False) -> BatchSummary:
+                id_pattern: str | None = None, console: Console | None = None, cold: bool = False,
+                scheduler: str | None = None) -> BatchSummary:
     """Grade every submission under `paths` into `out`. Raises SubmissionError for a bad path."""
     started = time.monotonic()
     console = console or Console()
@@ -95,7 +111,8 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
     names = output_names(submissions)
     book = Gradebook(out / "gradebook.sqlite")
     summary = BatchSummary(total=len(submissions))
-    warm = None if cold else Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
+    on_cluster = scheduler is not None
+    warm = None if cold or on_cluster else Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
     try:
         todo = []
         for submission in submissions:
@@ -104,10 +121,10 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
                 summary.skipped += 1
             else:
                 todo.append(Job(submission.file, content, _attachments(submission), str(exercise), keras,
-                                limits, lang, warm))
+                                limits, lang, warm, warm_per_worker=on_cluster and not cold))
         by_file = {submission.file: submission for submission in submissions}
         shown = "en" if lang == "auto" else lang  # the terminal's language; reports follow each notebook
-        for job, result in _run_pool(todo, jobs or os.cpu_count() or 1, console, shown):
+        for job, result in _run_pool(todo, jobs or os.cpu_count() or 1, console, shown, scheduler):
             submission = by_file[job.file]
             book.record(Entry(job.file, submission.id, submission.duplicate, sha256(job.content), spec_hash,
                               __version__, result, result["seconds"]))
@@ -134,27 +151,39 @@ def _attachments(submission: Submission) -> dict[str, bytes]:
     return {name: source.read_bytes() for source, name in referenced_files(nb, submission.path.parent)}
 
 
-def _run_pool(todo: list[Job], workers: int, console: Console, lang: str):
+def _run_pool(todo: list[Job], workers: int, console: Console, lang: str, scheduler: str | None = None):
     """Yield (job, result) as workers finish, showing progress; a failed worker is a failed result."""
     if not todo:
         return
-    with _progress(console, len(todo), lang) as advance, \
-            ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(grade_job, job): job for job in todo}
+    with _progress(console, len(todo), lang) as advance, _executor(min(workers, len(todo)), scheduler) as (
+            submit, as_completed):
+        futures = {submit(grade_job, job): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             try:
                 result = future.result()
-            except Exception as error:  # a crash of ours must cost this submission only
+            except Exception as error:  # a crash of ours, or of a worker, costs this submission only
                 result = _error_result(job, error)
             advance(job, result)
             yield job, result
 
 
+@contextmanager
+def _executor(workers: int, scheduler: str | None):
+    """(submit, as_completed): local worker processes, or a Dask cluster."""
+    if scheduler is not None:
+        with dask_executor(scheduler) as executor:
+            yield executor
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield pool.submit, as_completed
+
+
 def _error_result(job: Job, error: Exception) -> dict:
     lang = "en" if job.lang == "auto" else job.lang
-    result = unreadable_result(job.file, text("cli.internal_error", lang, error=f"{type(error).__name__}: {error}"),
-                               exercise=job.exercise, lang=lang)
+    reason = (text("batch.killed_worker", lang) if killed_worker(error)
+              else text("cli.internal_error", lang, error=f"{type(error).__name__}: {error}"))
+    result = unreadable_result(job.file, reason, exercise=job.exercise, lang=lang)
     result.status = "error"
     return result.to_dict()
 

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from grader import __version__
 from grader.batch import grade_batch
+from grader.cluster import ClusterUnreachable, DaskMissing
 from grader.gradescope import run_gradescope
 from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
 from grader.messages import text
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade every submission in PATH... into OUT (gradebook, reports, CSV, dashboard)")
     batch.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: number of CPUs)")
     batch.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on a Dask cluster: tcp://HOST:PORT, or local:N for a local cluster of N workers")
     batch.add_argument("--cold", action="store_true",
                        help="start every kernel afresh instead of forking warm ones (slower, same results)")
     batch.add_argument("--id-pattern", metavar="REGEX",
@@ -108,7 +111,14 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     try:
         summary = grade_batch(args.paths, args.out, exercise=args.exercise, keras=args.keras,
                               limits=limits_from(args), lang=args.lang, jobs=args.jobs, force=args.force,
-                              id_pattern=args.id_pattern, console=console, cold=args.cold)
+                              id_pattern=args.id_pattern, console=console, cold=args.cold,
+                              scheduler=args.scheduler)
+    except DaskMissing as error:
+        print(text("cli.needs_dask", lang, hint=error), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    except ClusterUnreachable as error:
+        print(text("cli.no_cluster", lang, error=error), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     except SubmissionError as error:
         print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
         return EXIT_CANNOT_GRADE

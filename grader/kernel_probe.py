@@ -17,7 +17,8 @@ import json
 import numbers
 import os
 import sys
-from builtins import Exception, bool, id, int, isinstance, len, list, str, type, vars
+from builtins import (Exception, any, bool, dict, enumerate, getattr, hasattr, id, int, isinstance, list, set,
+                      staticmethod, str, tuple, type, vars)
 
 from IPython import get_ipython
 
