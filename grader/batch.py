@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from grader.results import GradeResult
 from grader.sandbox import Limits, remove_stale_cgroups
 from grader.spec import DEFAULT_EXERCISE, load_spec
 from grader.submissions import Submission, find_submissions
-from grader.warm import stop_servers
+from grader.warm import WarmUnavailable, ensure_server, stop_servers
 
 FAILED_STATUSES = ("unreadable", "error")
 
@@ -113,6 +114,8 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
     summary = BatchSummary(total=len(submissions))
     on_cluster = scheduler is not None
     warm = None if cold or on_cluster else Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
+    if warm is not None:  # most answers are Keras 3: warm its parent up while the workers start
+        threading.Thread(target=_start_quietly, args=(warm, 3), daemon=True).start()
     try:
         todo = []
         for submission in submissions:
@@ -141,6 +144,13 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
             shutil.rmtree(warm.run_dir, ignore_errors=True)
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
+
+
+def _start_quietly(warm: Warm, keras_major: int) -> None:
+    try:
+        ensure_server(warm.run_dir, keras_major, warm.owner)
+    except WarmUnavailable:
+        pass  # the workers will find out, and fall back to cold kernels
 
 
 def _attachments(submission: Submission) -> dict[str, bytes]:
