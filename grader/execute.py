@@ -74,7 +74,6 @@ class CellRun:
     source: str
     outputs: list[dict] = field(default_factory=list)
     error: ErrorInfo | None = None
-    timed_out: bool = False
     snapshot: Snapshot | None = None
 
     @property
@@ -296,7 +295,6 @@ class KernelSession:
             run.error = ErrorInfo.from_content(content)
         status = "output_limit" if self._client.output_exceeded else (limit_hit(run.error) if run.error else None)
         if status:
-            run.timed_out = status == "timeout"
             raise LimitReached(status, run, binding if status == "timeout" else "")
         run.snapshot = await self.snapshot()
         return run
