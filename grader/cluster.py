@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 INSTALL_HINT = "pip install 'lstm-grader[dask]'"
-CONNECT_SECONDS = 20
+CONNECT_SECONDS = 10
 RETRIES = 1  # an exception inside a task (not a bad notebook: that is a result) is tried once more
 
 
