@@ -25,7 +25,7 @@ demo: install
 	$(VENV)/bin/grade solutions/lstm_network/reference_keras2.ipynb
 	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
 	$(VENV)/bin/grade exercises/lstm_network/lstm_network.zh.ipynb; test $$? -eq 1
-	$(VENV)/bin/grade solutions exercises -o build/demo-class
+	$(VENV)/bin/grade solutions/lstm_network/*.ipynb exercises/lstm_network/*.ipynb -o build/demo-class
 
 test: install browser
 	$(PY) -m pytest -q

@@ -4,6 +4,8 @@ student id.
 The id rule: a notebook inside a folder under the path given gets the name of its top folder
 (`class/alice/lab.ipynb` -> `alice`, as LMS downloads come); a notebook given directly, or lying
 at the top of a folder given, gets its file name without `.ipynb` (`class/bob.ipynb` -> `bob`).
+A notebook is known by its path relative to the folder or archive given, or as typed when given
+directly.
 `--id-pattern` replaces the rule with a regular expression searched in the path relative to the
 folder or archive; its group `id` (or its first group, or the whole match) is the id.
 """
@@ -57,7 +59,7 @@ def find_submissions(paths: list[str | Path], *, unpack_dir: Path, id_pattern: s
         elif given.suffix.lower() == ".zip":
             found += _archive(given, PurePosixPath(given.name), unpack_dir, pattern)
         else:
-            found.append(_identify(Path(given.name), given, pattern))
+            found.append(_identify(given, given, pattern, strip=len(given.parts) - 1))  # known as typed
     counts: dict[str, int] = {}
     for student, _, _ in found:
         counts[student] = counts.get(student, 0) + 1

@@ -30,7 +30,8 @@ def test_id_rule_folders_files_and_checkpoints(tmp_path):
     touch(tmp_path / "carol" / "week3" / "lab.ipynb")
     found = find_submissions([tmp_path], unpack_dir=tmp_path / ".unpacked")
     assert ids(found) == {"alice/lab.ipynb": "alice", "bob.ipynb": "bob", "carol/week3/lab.ipynb": "carol"}
-    assert ids(find_submissions([tmp_path / "bob.ipynb"], unpack_dir=tmp_path / "u")) == {"bob.ipynb": "bob"}
+    given = tmp_path / "bob.ipynb"
+    assert ids(find_submissions([given], unpack_dir=tmp_path / "u")) == {str(given): "bob"}
 
 
 def test_two_notebooks_of_one_student_are_both_kept_and_flagged(tmp_path):
@@ -106,3 +107,9 @@ def test_grades_csv_opens_in_excel(tmp_path):
     assert raw.decode("utf-8-sig").splitlines() == ["id,file,score,max_score,status,step1,duplicate",
                                                     "张三,张三/lab.ipynb,80,100,graded,80,yes"]
     assert raw.startswith(b"\xef\xbb\xbf")
+
+
+def test_notebooks_given_directly_keep_their_paths_apart(tmp_path):
+    first, second = touch(tmp_path / "a" / "lab.ipynb"), touch(tmp_path / "b" / "lab.ipynb")
+    found = find_submissions([first, second], unpack_dir=tmp_path / ".u")
+    assert [(s.file, s.id, s.duplicate) for s in found] == [(str(first), "lab", True), (str(second), "lab", True)]
