@@ -11,21 +11,16 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from grader.messages import text
+from grader.messages import CatalogueError
 
 
 INPUT_FILES_BYTES = 100 * 1024 * 1024  # at most this much of the student's files is copied
 
 
-class UnreadableNotebook(Exception):
+class UnreadableNotebook(CatalogueError):
     """The file is missing, empty, not JSON or not a notebook; `reason(lang)` says which."""
 
-    def __init__(self, path: Path, key: str, **fields) -> None:
-        self.path, self.key, self.fields = path, key, fields
-        super().__init__(self.reason("en"))
-
-    def reason(self, lang: str) -> str:
-        return f"{self.path}: {text(f'unreadable.{self.key}', lang, **self.fields)}"
+    section = "unreadable"
 
 
 def read_notebook(path: str | Path) -> NotebookNode:

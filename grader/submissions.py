@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.messages import text
+from grader.messages import CatalogueError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 SKIPPED_DIRS = {".ipynb_checkpoints", "__MACOSX"}
@@ -27,15 +27,10 @@ MAX_MEMBER_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
 
 
-class SubmissionError(Exception):
+class SubmissionError(CatalogueError):
     """A path given cannot be read as submissions (missing, unsafe archive...)."""
 
-    def __init__(self, path: Path, key: str, **fields) -> None:
-        self.path, self.key, self.fields = path, key, fields
-        super().__init__(self.reason("en"))
-
-    def reason(self, lang: str) -> str:
-        return f"{self.path}: {text(f'submissions.{self.key}', lang, **self.fields)}"
+    section = "submissions"
 
 
 @dataclass(frozen=True)
