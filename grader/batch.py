@@ -20,22 +20,28 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from grader import __version__
-from grader.grade import Warm, grade_notebook, unreadable_result
+from grader.cluster import dask_executor, killed_worker
+from grader.dashboard import write_dashboard
+from grader.grade import grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.messages import text
 from grader.notebook import UnreadableNotebook, read_notebook, referenced_files
-from grader.cluster import dask_executor, killed_worker
-from grader.dashboard import write_dashboard
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
 from grader.results import GradeResult
 from grader.sandbox import Limits, remove_stale_cgroups
 from grader.spec import DEFAULT_EXERCISE, load_spec
 from grader.submissions import Submission, find_submissions
-from grader.warm import WarmUnavailable, ensure_server, stop_servers
+from grader.warm import Warm, WarmUnavailable, ensure_server, stop_servers
 
 FAILED_STATUSES = ("unreadable", "error")
 

@@ -18,14 +18,14 @@ from rich.text import Text
 from grader import __version__
 from grader.batch import grade_batch
 from grader.cluster import ClusterUnreachable, DaskMissing
-from grader.gradescope import run_gradescope
 from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
+from grader.gradescope import run_gradescope
 from grader.messages import text
 from grader.notebook import UnreadableNotebook
 from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
-from grader.sandbox import MiB, Limits
+from grader.sandbox import Limits, MiB
 from grader.spec import DEFAULT_EXERCISE
 from grader.submissions import SubmissionError
 

@@ -16,11 +16,11 @@ from grader.execute import CellRun, KernelSession, LimitReached
 from grader.grading import StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
-from grader.sandbox import Limits
-from grader.warm import WarmUnavailable, ensure_server
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
+from grader.sandbox import Limits
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
+from grader.warm import Warm, WarmUnavailable, ensure_server
 
 KERAS_CHOICES = ("auto", "2", "3")
 LANGUAGES = ("auto", "zh", "en")
@@ -28,7 +28,6 @@ LANGUAGES = ("auto", "zh", "en")
 # Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
 _KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
-
 
 
 @dataclass
@@ -40,14 +39,6 @@ class Outcome:
     runs: list[CellRun]
     steps: list[StepResult]
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Warm:
-    """Where the warm parents of a batch live, and the process they belong to."""
-
-    run_dir: Path
-    owner: int
 
 
 def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",

@@ -17,8 +17,25 @@ import json
 import numbers
 import os
 import sys
-from builtins import (Exception, any, bool, dict, enumerate, getattr, hasattr, id, int, isinstance, list, set,
-                      staticmethod, str, tuple, type, vars)
+from builtins import (
+    Exception,
+    any,
+    bool,
+    dict,
+    enumerate,
+    getattr,
+    hasattr,
+    id,
+    int,
+    isinstance,
+    list,
+    set,
+    staticmethod,
+    str,
+    tuple,
+    type,
+    vars,
+)
 
 from IPython import get_ipython
 

@@ -13,7 +13,6 @@ from nbformat import NotebookNode
 
 from grader.messages import CatalogueError
 
-
 INPUT_FILES_BYTES = 100 * 1024 * 1024  # at most this much of the student's files is copied
 
 

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -29,6 +29,14 @@ from grader.sandbox import Limits, SandboxPlan, apply
 START_SECONDS = 60.0
 _BASE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
              "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+@dataclass(frozen=True)
+class Warm:
+    """Where the warm parents of a batch live, and the process they belong to."""
+
+    run_dir: Path
+    owner: int
 
 
 class WarmUnavailable(Exception):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import format_shape, judge_layers, judge_summary, layer_params, shape_matches
+from grader.checks import (
+    format_shape,
+    judge_layers,
+    judge_summary,
+    layer_params,
+    shape_matches,
+)
 from grader.spec import load_spec
 from tests.layers import layer, reference_layers
 

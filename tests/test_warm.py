@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader import grade as grade_module
-from grader.grade import Warm
-from grader.warm import stop_servers
+from grader.warm import Warm, stop_servers
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
 
 FIXTURES = {
