@@ -86,10 +86,6 @@ class KerasRuntime:
     module: str
     version: str
 
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
 
 def _useful_traceback(entries: list[str]) -> str:
     """The student's own frames and the error line; frames inside libraries are left out."""

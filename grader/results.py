@@ -6,7 +6,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STATUSES = ("graded", "timeout", "kernel_died", "unreadable")
+# Every status a result can have: graded; a limit that ended the notebook; a dead kernel; a file
+# that could not be read; in batch mode, a failure of the grader itself.
+STATUSES = ("graded", "timeout", "memory_limit", "cpu_limit", "file_size_limit", "process_limit",
+            "output_limit", "kernel_died", "unreadable", "error")
 
 
 @dataclass

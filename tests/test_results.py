@@ -16,3 +16,12 @@ def test_results_survive_a_round_trip_through_json():
                                            "notebook")],
                          network=compare_network(spec, reference_layers()[:4]))
     assert GradeResult.from_dict(json.loads(result.to_json())) == result
+
+
+def test_every_status_has_its_words_in_both_languages():
+    from grader.messages import LANGUAGES, text
+    from grader.results import STATUSES
+
+    for status in STATUSES:
+        for lang in LANGUAGES:
+            assert text(f"report.status_{status}", lang)
