@@ -7,7 +7,6 @@ data; nothing from the kernel is ever unpickled or evaluated.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import os
@@ -344,11 +343,8 @@ class KernelSession:
 
 def _parse_json_text(text: str) -> dict:
     try:
-        value = json.loads(text)
+        value = json.loads(text)  # the probe answers with JsonText, whose repr is the JSON itself
     except json.JSONDecodeError:
-        try:  # IPython may print a str result as its repr; literal_eval only reads literals
-            value = json.loads(ast.literal_eval(text))
-        except (ValueError, SyntaxError, TypeError, json.JSONDecodeError):
-            return {"probe_error": "the probe's answer was not JSON"}
+        return {"probe_error": "the probe's answer was not JSON"}
     return value if isinstance(value, dict) else {"probe_error": "the probe's answer was not an object"}
 

@@ -173,19 +173,17 @@ def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang:
         max_score=spec.max_score, keras=outcome.keras, status=outcome.status, steps=outcome.steps,
         layers=_layers(outcome, step_map), errors=_errors(outcome.runs, step_map), notes=notes,
         lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs),
-        expected_summary=spec.expected_summary, network=compare_network(spec, _final_layers(outcome)))
+        expected_summary=spec.expected_summary, network=compare_network(spec, _final_layers(outcome.runs)))
 
 
-def _final_layers(outcome: Outcome):
-    final = next((run.snapshot for run in reversed(outcome.runs) if run.snapshot and run.snapshot.model), None)
+def _final_layers(runs: list[CellRun]):
+    """The layers of the last model the notebook had."""
+    final = next((run.snapshot for run in reversed(runs) if run.snapshot and run.snapshot.model), None)
     return final.layers if final else ()
 
 
 def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:
     """The final model, layer by layer, each with the step whose cell added it."""
-    final = next((run for run in reversed(outcome.runs) if run.snapshot and run.snapshot.model), None)
-    if final is None:
-        return []
     added_by: dict[int, str | None] = {}
     for run in outcome.runs:
         if run.snapshot and run.snapshot.model:
@@ -195,7 +193,7 @@ def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:
                         units=layer.units, return_sequences=layer.return_sequences,
                         output_shape=format_shape(layer.output_shape), params=layer.weight_params,
                         step=added_by.get(layer.id))
-            for i, layer in enumerate(final.snapshot.layers)]
+            for i, layer in enumerate(_final_layers(outcome.runs))]
 
 
 def _errors(runs: list[CellRun], step_map: StepMap) -> list[ErrorResult]:

@@ -41,7 +41,6 @@ from IPython import get_ipython
 
 _dumps = json.dumps
 _summary_calls = []
-_reference_layers = set()
 
 
 class JsonText:
