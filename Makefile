@@ -4,9 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test bench clean
+.PHONY: install jail browser demo test bench clean
 
-install: $(STAMP)
+install: $(STAMP) jail
+
+# The kernels' jail: bubblewrap, and as root the unprivileged user jails run as (scripts/setup-jail).
+# The tests also grade as an ordinary user, lstm-grader-tester, made here.
+jail: $(STAMP)
+	sh scripts/setup-jail $(PY) lstm-grader-tester
 
 # The report tests open the HTML in a real headless Chromium: Debian's package, where missing.
 browser:

@@ -3,22 +3,30 @@ that survives crashes, with each student's report and the class's CSV and dashbo
 
 The unit of work is `grade_job`: a notebook's bytes and the options in, the JSON result out. The
 local pool runs it in worker processes; only this process writes the gradebook and the outputs.
+One run at a time per OUT (a lock in OUT). A submission that cannot be read is recorded as
+`unreadable` here, without a worker or a kernel; the others' bytes are read only as they are
+handed to the pool, so memory holds the jobs in flight, not the class.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import re
-import shutil
+import signal
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import chain
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
+from nbformat import NotebookNode
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,17 +41,23 @@ from grader.cluster import dask_executor, killed_worker
 from grader.dashboard import write_dashboard
 from grader.grade import grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
-from grader.messages import text
-from grader.notebook import UnreadableNotebook, read_notebook, referenced_files
+from grader.messages import CatalogueError, escape_controls, text
+from grader.notebook import MiB, UnreadableNotebook, parse_notebook, read_notebook_bytes, referenced_files
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
 from grader.results import GradeResult
-from grader.sandbox import Limits, remove_stale_cgroups
+from grader.safe_write import ensure_folder, remove_stale_temporaries, write_text
+from grader.sandbox import Limits, remove_leftovers
 from grader.spec import DEFAULT_EXERCISE, load_spec
-from grader.submissions import Submission, find_submissions
-from grader.warm import Warm, WarmUnavailable, ensure_server, stop_servers
+from grader.submissions import Submission, find_submissions, unpacking
+from grader.warm import Warm, start_warm_parent
 
 FAILED_STATUSES = ("unreadable", "error")
+LOCK_FILE = ".grade.lock"
+UNPACK_FOLDER = ".unpacked"
+IN_FLIGHT_JOBS = 256  # at most this many jobs, and this many bytes of them, are handed to the pool at once
+IN_FLIGHT_BYTES = 256 * MiB
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,22 @@ class Job:
     keras: str = "auto"
     limits: Limits = Limits()
     lang: str = "auto"
-    warm: Warm | None = None  # where this batch's warm parents are; None for cold kernels
-    warm_per_worker: bool = False  # on a cluster: each worker process keeps warm parents of its own
+    warm: Warm | None = None  # fork kernels from the worker's warm parents; None for cold kernels
+
+
+class Done(NamedTuple):
+    """One submission's outcome: its name, the SHA-256 of the bytes graded, the result."""
+
+    file: str
+    content_hash: str
+    result: dict
+
+
+Pending = tuple[Submission, list[tuple[Path, str]]]  # a submission to grade, with its data files
+
+
+class OutputBusy(Exception):
+    """Another run holds the lock of this OUT."""
 
 
 @dataclass
@@ -70,22 +98,10 @@ class BatchSummary:
     seconds: float = 0.0
 
 
-_worker_warm: Warm | None = None
-
-
-def _warm_of_this_process() -> Warm:
-    """Warm parents owned by this worker process, made on its first job and ended with it."""
-    global _worker_warm
-    if _worker_warm is None:
-        _worker_warm = Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
-    return _worker_warm
-
-
 def grade_job(job: Job) -> dict:
     """Grade one submission from its bytes; never raises for a bad notebook."""
     started = time.monotonic()
-    warm = _warm_of_this_process() if job.warm_per_worker else job.warm
-    with tempfile.TemporaryDirectory(prefix="lstm-grader-job-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"lstm-grader-{os.getpid()}-job-") as folder:
         path = Path(folder) / Path(job.file).name
         path.write_bytes(job.content)
         for name, data in job.attachments.items():
@@ -93,7 +109,7 @@ def grade_job(job: Job) -> dict:
             (Path(folder) / name).write_bytes(data)
         try:
             result = grade_notebook(path, exercise=job.exercise, keras=job.keras, limits=job.limits,
-                                    lang=job.lang, warm=warm)
+                                    lang=job.lang, warm=job.warm)
         except UnreadableNotebook as error:
             lang = "en" if job.lang == "auto" else job.lang
             result = unreadable_result(job.file, error.reason(lang).replace(str(path), job.file),
@@ -111,88 +127,168 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
     started = time.monotonic()
     console = console or Console()
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_cgroups()
-    submissions = find_submissions(paths, unpack_dir=out / ".unpacked", id_pattern=id_pattern)
-    spec = load_spec(exercise)
-    spec_hash = sha256(spec.path.read_bytes())
-    names = output_names(submissions)
-    book = Gradebook(out / "gradebook.sqlite")
-    summary = BatchSummary(total=len(submissions))
-    on_cluster = scheduler is not None
-    warm = None if cold or on_cluster else Warm(Path(tempfile.mkdtemp(prefix="lstm-grader-warm-")), os.getpid())
-    if warm is not None:  # most answers are Keras 3: warm its parent up while the workers start
-        threading.Thread(target=_start_quietly, args=(warm, 3), daemon=True).start()
-    try:
-        todo = []
-        for submission in submissions:
-            content = submission.path.read_bytes()
-            if not force and book.is_current(submission.file, sha256(content), spec_hash):
-                summary.skipped += 1
-            else:
-                todo.append(Job(submission.file, content, _attachments(submission), str(exercise), keras,
-                                limits, lang, warm, warm_per_worker=on_cluster and not cold))
-        by_file = {submission.file: submission for submission in submissions}
-        shown = "en" if lang == "auto" else lang  # the terminal's language; reports follow each notebook
-        for job, result in _run_pool(todo, jobs or os.cpu_count() or 1, console, shown, scheduler):
-            submission = by_file[job.file]
-            book.record(Entry(job.file, submission.id, submission.duplicate, sha256(job.content), spec_hash,
-                              __version__, result, result["seconds"]))
-            write_student_outputs(result, out, names[job.file])
-            if result["status"] in FAILED_STATUSES:
-                summary.failed += 1
-            else:
-                summary.graded += 1
-        write_class_outputs(book.results([s.file for s in submissions]), out, names, lang)
-    finally:
-        book.close()
-        if warm is not None:
-            stop_servers(warm.run_dir)
-            shutil.rmtree(warm.run_dir, ignore_errors=True)
+    with one_run_at_a_time(out), unpacking(out / UNPACK_FOLDER) as unpack_dir:
+        remove_leftovers()
+        remove_stale_temporaries(out, out / "results", out / "reports")
+        submissions = find_submissions(paths, unpack_dir=unpack_dir, id_pattern=id_pattern)
+        spec = load_spec(exercise)
+        spec_hash = sha256(spec.path.read_bytes())
+        names = output_names(submissions)
+        book = Gradebook(out / "gradebook.sqlite")
+        summary = BatchSummary(total=len(submissions))
+        template = Job("", b"", {}, str(exercise), keras, limits, lang, None if cold else Warm())
+        try:
+            ready, todo, summary.skipped = _sort_out(submissions, book, spec_hash, force, template)
+            by_file = {submission.file: submission for submission in submissions}
+            shown = "en" if lang == "auto" else lang  # the terminal's language; reports follow each notebook
+            with _progress(console, len(ready) + len(todo), shown) as advance:
+                for done in chain(ready, _run_pool(todo, template, jobs or os.cpu_count() or 1, scheduler)):
+                    advance(done.file, done.result)
+                    submission = by_file[done.file]
+                    book.record(Entry(done.file, submission.id, submission.duplicate, done.content_hash, spec_hash,
+                                      __version__, done.result, done.result["seconds"]))
+                    write_student_outputs(done.result, out, names[done.file])
+                    if done.result["status"] in FAILED_STATUSES:
+                        summary.failed += 1
+                    else:
+                        summary.graded += 1
+            write_class_outputs(book.results([s.file for s in submissions]), out, names, lang)
+        finally:
+            book.close()
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
 
 
-def _start_quietly(warm: Warm, keras_major: int) -> None:
+@contextmanager
+def one_run_at_a_time(out: Path) -> Iterator[None]:
+    """Hold OUT's lock for the whole run; a second run on the same OUT raises OutputBusy before
+    it touches anything. The lock goes with the process, however it ends (even kill -9)."""
+    descriptor = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
-        ensure_server(warm.run_dir, keras_major, warm.owner)
-    except WarmUnavailable:
-        pass  # the workers will find out, and fall back to cold kernels
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputBusy(out) from None
+        yield
+    finally:
+        os.close(descriptor)
 
 
-def _attachments(submission: Submission) -> dict[str, bytes]:
-    try:
-        nb = read_notebook(submission.path)
-    except UnreadableNotebook:
-        return {}
-    return {name: source.read_bytes() for source, name in referenced_files(nb, submission.path.parent)}
+def _sort_out(submissions: list[Submission], book: Gradebook, spec_hash: str, force: bool,
+              template: Job) -> tuple[list[Done], list[Pending], int]:
+    """(unreadable ones, already recorded; ones to grade; how many are unchanged and skipped).
+    Each notebook is read and parsed here, one at a time and within bounds, before any kernel."""
+    ready: list[Done] = []
+    todo: list[Pending] = []
+    skipped = 0
+    for submission in submissions:
+        content = b""
+        try:
+            content = _content(submission)
+            if not force and book.is_current(submission.file, sha256(content), spec_hash):
+                skipped += 1
+                continue
+            nb = parse_notebook(content, submission.path)
+        except CatalogueError as error:
+            ready.append(_unreadable(submission, content, error, template))
+            continue
+        todo.append((submission, _data_files(nb, submission)))
+    return ready, todo, skipped
 
 
-def _run_pool(todo: list[Job], workers: int, console: Console, lang: str, scheduler: str | None = None):
-    """Yield (job, result) as workers finish, showing progress; a failed worker is a failed result."""
+def _content(submission: Submission) -> bytes:
+    if submission.problem is not None:
+        raise submission.problem
+    return read_notebook_bytes(submission.path)
+
+
+def _unreadable(submission: Submission, content: bytes, error: CatalogueError, template: Job) -> Done:
+    lang = "en" if template.lang == "auto" else template.lang
+    result = unreadable_result(submission.file, error.reason(lang, shown=submission.file),
+                               exercise=template.exercise, lang=lang)
+    return Done(submission.file, sha256(content), result.to_dict())
+
+
+def _data_files(nb: NotebookNode, submission: Submission) -> list[tuple[Path, str]]:
+    """The files its code names, from the student's own folder only: none for a notebook that shares
+    its folder with classmates, and never a notebook."""
+    return referenced_files(nb, submission.folder) if submission.folder is not None else []
+
+
+def _jobs(todo: list[Pending], template: Job) -> Iterator[Job | Done]:
+    """Each submission's job, its bytes read only now; one that can no longer be read is Done."""
+    for submission, files in todo:
+        try:
+            content = read_notebook_bytes(submission.path)
+        except UnreadableNotebook as error:
+            yield _unreadable(submission, b"", error, template)
+            continue
+        yield replace(template, file=submission.file, content=content, attachments=_read_files(files))
+
+
+def _read_files(files: list[tuple[Path, str]]) -> dict[str, bytes]:
+    data: dict[str, bytes] = {}
+    for source, name in files:
+        try:
+            data[name] = source.read_bytes()
+        except OSError:  # the notebook runs without it, as if it were missing
+            pass
+    return data
+
+
+def _run_pool(todo: list[Pending], template: Job, workers: int, scheduler: str | None = None) -> Iterator[Done]:
+    """Yield each submission's outcome as workers finish, with at most IN_FLIGHT_JOBS jobs and
+    IN_FLIGHT_BYTES of them handed out at once; a failed worker is a failed result."""
     if not todo:
         return
-    with _progress(console, len(todo), lang) as advance, _executor(min(workers, len(todo)), scheduler) as (
-            submit, as_completed):
-        futures = {submit(grade_job, job): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except Exception as error:  # a crash of ours, or of a worker, costs this submission only
-                result = _error_result(job, error)
-            advance(job, result)
-            yield job, result
+    warm_limits = template.limits if template.warm is not None else None
+    with _executor(min(workers, len(todo)), scheduler, warm_limits) as (submit, as_completed):
+        futures: dict = {}
+        for job in _jobs(todo, template):
+            if isinstance(job, Done):
+                yield job
+                continue
+            futures[submit(grade_job, job)] = job
+            while len(futures) >= IN_FLIGHT_JOBS or _bytes(futures.values()) > IN_FLIGHT_BYTES:
+                yield _first_done(futures, as_completed)
+        while futures:
+            yield _first_done(futures, as_completed)
+
+
+def _bytes(jobs) -> int:
+    return sum(len(job.content) + sum(map(len, job.attachments.values())) for job in jobs)
+
+
+def _first_done(futures: dict, as_completed) -> Done:
+    future = next(iter(as_completed(list(futures))))
+    job = futures.pop(future)
+    try:
+        result = future.result()
+    except Exception as error:  # a crash of ours, or of a worker, costs this submission only
+        result = _error_result(job, error)
+    return Done(job.file, sha256(job.content), result)
 
 
 @contextmanager
-def _executor(workers: int, scheduler: str | None):
+def _executor(workers: int, scheduler: str | None, warm_limits: Limits | None):
     """(submit, as_completed): local worker processes, or a Dask cluster."""
     if scheduler is not None:
         with dask_executor(scheduler) as executor:
             yield executor
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_start_worker,
+                             initargs=(warm_limits,)) as pool:
         yield pool.submit, as_completed
+
+
+def _start_worker(warm_limits: Limits | None) -> None:
+    """In each worker process: die with the batch, and warm the Keras 3 parent up (most answers
+    are Keras 3) while the first job travels."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the batch died before this worker could ask to die with it
+        os._exit(1)
+    if warm_limits is not None:
+        start_warm_parent(3, warm_limits)
 
 
 def _error_result(job: Job, error: Exception) -> dict:
@@ -224,13 +320,14 @@ class _progress:
         if self.bar:
             self.bar.stop()
 
-    def advance(self, job: Job, result: dict) -> None:
+    def advance(self, file: str, result: dict) -> None:
         self.done += 1
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
         if self.bar:
             self.bar.update(self.task, advance=1, rate=text("batch.rate", self.lang, rate=f"{rate:.2f}"))
         else:
-            self.console.print(text("batch.line", self.lang, done=self.done, total=self.total, file=job.file,
+            self.console.print(text("batch.line", self.lang, done=self.done, total=self.total,
+                                    file=escape_controls(file),
                                     score=result["score"], max_score=result["max_score"],
                                     status=result["status"], seconds=result["seconds"]),
                                soft_wrap=True, markup=False, highlight=False)
@@ -257,11 +354,9 @@ def _slug(value: str) -> str:
 
 
 def write_student_outputs(result: dict, out: Path, name: str) -> None:
-    (out / "results").mkdir(exist_ok=True)
-    (out / "reports").mkdir(exist_ok=True)
     grade = GradeResult.from_dict(result)
-    (out / "results" / f"{name}.json").write_text(grade.to_json() + "\n", encoding="utf-8")
-    write_html(grade, out / "reports" / f"{name}.html")
+    write_text(ensure_folder(out / "results") / f"{name}.json", grade.to_json() + "\n")
+    write_html(grade, ensure_folder(out / "reports") / f"{name}.html")
 
 
 def write_class_outputs(rows: list[tuple[str, str, bool, dict]], out: Path, names: dict[str, str],

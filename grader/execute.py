@@ -11,11 +11,9 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,18 +27,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.kernel_probe import probe_expression
-from grader.sandbox import (
-    Limits,
-    SandboxPlan,
-    kernel_environment,
-    launcher_command,
-    make_pids_cgroup,
-    read_report,
-    reap,
-    remove_cgroup,
-)
+from grader.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
+    launcher_environment, open_jail, process_limit_events
 from grader.snapshot import Snapshot, parse_snapshot
-from grader.warm import ForkProvisioner
+from grader.warm import ForkProvisioner, WarmParent, keras_environment
 
 TRACEBACK_LIMIT = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -176,67 +166,74 @@ class QuickReadyClient(AsyncKernelClient):
                 raise RuntimeError("the kernel did not become ready")
 
 
-class _SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through the sandbox launcher, over Unix sockets in its working directory."""
+class _JailedKernelManager(AsyncKernelManager):
+    """Starts the kernel inside its jail, over Unix sockets in its working folder. Interrupts travel
+    as messages: no signal from the grader's side needs to reach into the jail."""
 
-    def __init__(self, plan: SandboxPlan, **kwargs) -> None:
-        super().__init__(transport="ipc", ip=os.path.join(plan.workdir, "kernel"),
-                         connection_file=os.path.join(plan.workdir, "connection.json"),
+    def __init__(self, jail: Jail, workdir: str, env: dict[str, str], **kwargs) -> None:
+        super().__init__(transport="ipc", ip=os.path.join(workdir, "kernel"),
+                         connection_file=os.path.join(workdir, "connection.json"),
                          client_class="grader.execute.QuickReadyClient", **kwargs)
-        self.plan = plan
+        self.jail, self.jail_env = jail, env
+        self.kernel_spec.interrupt_mode = "message"
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        self.jail.own(self.connection_file)  # written 0600 by the grader, read by the jail's user
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return launcher_command(self.plan) + super().format_kernel_cmd(extra_arguments)
+        return jail_command(self.jail, super().format_kernel_cmd(extra_arguments), self.jail_env)
 
 
 class KernelSession:
     """A fresh, sandboxed kernel for one notebook: `async with KernelSession(...) as session`."""
 
     def __init__(self, *, keras_major: int, limits: Limits, model_variable: str,
-                 files: list[tuple[Path, str]] = (), warm_server: Path | None = None) -> None:
+                 files: list[tuple[Path, str]] = (), warm: WarmParent | None = None) -> None:
         self.keras_major = keras_major
         self.limits = limits
         self.model_variable = model_variable
         self.runtime: KerasRuntime | None = None
         self.isolation: dict = {}
         self._files = files
-        token = f"{os.getpid()}-{secrets.token_hex(6)}"  # whose sandbox it is, and which
-        workdir = tempfile.mkdtemp(prefix=f"lstm-grader-{token}-")
-        self._plan = SandboxPlan(workdir=workdir, token=token, limits=limits,
-                                 cgroup=make_pids_cgroup(token, limits.processes),
-                                 report=os.path.join(workdir, ".sandbox.json"))
+        self._warm = warm
+        # A warm kernel lives in a fresh folder of its parent's jail; a cold one in a jail of its own.
+        self._jail = warm.jail if warm is not None else open_jail(limits)
+        self._workdir = str(warm.new_folder()) if warm is not None else self._jail.workdir
+        env = jail_environment(self._jail, keras_environment(keras_major))
         self._client = _OutputLimitedClient(
-            nbformat.v4.new_notebook(), km=_SandboxedKernelManager(self._plan, kernel_name="python3"),
+            nbformat.v4.new_notebook(), km=_JailedKernelManager(self._jail, self._workdir, env, kernel_name="python3"),
             timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
             error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
             record_timing=False, on_cell_executed=self._keep_reply, output_bytes=limits.output_bytes)
-        if warm_server is not None:
-            self._fork_from(warm_server)
+        if warm is not None:
+            self._fork_from(warm)
         self._last_reply: dict | None = None
         self._deadline = time.monotonic() + limits.notebook_seconds
+        self._forks_refused = process_limit_events(self._jail.cgroups)  # a warm jail's count goes on
 
-    def _fork_from(self, server: Path) -> None:
+    def _fork_from(self, warm: WarmParent) -> None:
         """Have the kernel forked by a warm parent instead of started afresh."""
         km = self._client.km
         km.kernel_id = str(uuid.uuid4())
         provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
-        provisioner.server, provisioner.plan = server, self._plan
+        provisioner.warm, provisioner.folder = warm, Path(self._workdir)
         km.provisioner = provisioner
 
     async def __aenter__(self) -> KernelSession:
         for source, name in self._files:
-            target = os.path.join(self._plan.workdir, name)
+            target = os.path.join(self._workdir, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(source, target)
-        extra = {"TF_USE_LEGACY_KERAS": "1"} if self.keras_major == 2 else {}
+            self._jail.own(target)
         try:
             # The kernel's own stderr (TensorFlow's start-up logs) is noise and never decides a
             # grade: what a cell prints reaches us through the protocol instead.
             await self._client.async_start_new_kernel(
-                env=kernel_environment(self._plan, extra), cwd=self._plan.workdir,
+                env=launcher_environment(), cwd=self._workdir,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             await self._client.async_start_new_kernel_client()
-            self.isolation = read_report(self._plan)
+            self.isolation = describe_jail(self._jail)
             # Before any student code runs, so a plain import is safe here and only here.
             info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()")
             self.runtime = KerasRuntime(module=info["keras_module"], version=info["keras_version"])
@@ -249,7 +246,8 @@ class KernelSession:
         await self.close()
 
     async def close(self) -> None:
-        """Stop the kernel, kill whatever it started, and remove its working directory."""
+        """Stop the kernel, kill whatever it started, and remove its working folder (a cold
+        kernel's whole jail; a warm kernel's folder, its parent having reset the jail)."""
         km = self._client.km
         try:
             if self._client.kc is not None:
@@ -257,12 +255,13 @@ class KernelSession:
             if km.has_kernel:
                 await self._kill_now(km.provisioner)
                 await km.shutdown_kernel(now=True)
-        except Exception:  # the kernel may be half-started or already gone: reap() below ends it
+        except Exception:  # the kernel may be half-started or already gone: the jail ends it
             pass
         finally:
-            reap(self._plan.token, self._plan.cgroup)
-            remove_cgroup(self._plan.cgroup)
-            shutil.rmtree(self._plan.workdir, ignore_errors=True)
+            if self._warm is None:
+                close_jail(self._jail)
+            else:
+                shutil.rmtree(self._workdir, ignore_errors=True)
 
     @staticmethod
     async def _kill_now(provisioner) -> None:
@@ -289,6 +288,8 @@ class KernelSession:
         if content.get("status") == "error":
             run.error = ErrorInfo.from_content(content)
         status = "output_limit" if self._client.output_exceeded else (limit_hit(run.error) if run.error else None)
+        if status == "timeout" and self._hit_process_limit():
+            status = "process_limit"  # a fork bomb slowed the cell past its time: the cause is the bomb
         if status:
             raise LimitReached(status, run, binding if status == "timeout" else "")
         run.snapshot = await self.snapshot()
@@ -306,10 +307,22 @@ class KernelSession:
     def _death_signal(self) -> str:
         process = getattr(self._client.km.provisioner, "process", None)
         code = process.poll() if process is not None else None
-        return signal.Signals(-code).name if code is not None and code < 0 else ""
+        if code is not None and code > 128 and self._warm is None:
+            code = 128 - code  # bwrap exits with 128 + the signal that killed the kernel
+        try:
+            return signal.Signals(-code).name if code is not None and code < 0 else ""
+        except ValueError:
+            return ""
 
     def _death_status(self) -> str:
+        if self._hit_process_limit():
+            return "process_limit"
         return "cpu_limit" if self._death_signal() == "SIGXCPU" else "kernel_died"
+
+    def _hit_process_limit(self) -> bool:
+        """Did the jail's pids cgroup refuse a fork during this session? A fork bomb ends in an
+        error, a timeout or a dead kernel depending on the machine's load; this does not."""
+        return process_limit_events(self._jail.cgroups) > self._forks_refused
 
     async def snapshot(self) -> Snapshot:
         name = self.model_variable
@@ -325,26 +338,27 @@ class KernelSession:
         self._last_reply = execute_reply
 
     async def _probe(self, expression: str) -> dict:
+        """Ask the probe. Its reply counts against the output limit; a reply past REPLY_BYTES, or
+        one not signed for this very request with this session's key, is a probe_error."""
+        from grader.kernel_probe import REPLY_BYTES, ProbeChannel, reply_size
+
+        if not hasattr(self, "_probe_channel"):  # the first probe is Probe.install: it gets the key
+            self._probe_channel = ProbeChannel()
+        request, nonce = self._probe_channel.request(expression)
         binding = self._set_time_limit()
         kc = self._client.kc
-        msg_id = kc.execute("", silent=True, store_history=False,
-                            user_expressions={"probe": expression})
+        msg_id = kc.execute("", silent=True, store_history=False, user_expressions={"probe": request})
         try:
             reply = await self._client.async_wait_for_reply(msg_id)
         except DeadKernelError:
             raise LimitReached(self._death_status(), detail=self._death_signal()) from None
         if reply is None:  # the kernel stopped answering, even to the probe
             raise LimitReached("timeout", detail=binding)
-        result = reply["content"].get("user_expressions", {}).get("probe", {})
-        if result.get("status") != "ok":
-            return {"probe_error": f"{result.get('ename', 'Error')}: {result.get('evalue', '')}"}
-        return _parse_json_text(result["data"].get("text/plain", ""))
-
-
-def _parse_json_text(text: str) -> dict:
-    try:
-        value = json.loads(text)  # the probe answers with JsonText, whose repr is the JSON itself
-    except json.JSONDecodeError:
-        return {"probe_error": "the probe's answer was not JSON"}
-    return value if isinstance(value, dict) else {"probe_error": "the probe's answer was not an object"}
+        size = reply_size(reply.get("content"), self.limits.output_bytes)
+        self._client.output_seen += size
+        if self._client.output_seen > self.limits.output_bytes:
+            raise LimitReached("output_limit")
+        if size > REPLY_BYTES:
+            return {"probe_error": "the probe's answer was too large"}
+        return self._probe_channel.open(reply.get("content"), nonce)
 

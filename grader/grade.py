@@ -6,8 +6,10 @@ import ast
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from nbformat import NotebookNode
 
@@ -16,11 +18,13 @@ from grader.execute import CellRun, KernelSession, LimitReached
 from grader.grading import StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
+from grader.replay import TAMPERED, confirm, replay_notebook
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.sandbox import Limits
+from grader.slicing import Part, keeps_every_cell, replay_parts
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
-from grader.warm import Warm, WarmUnavailable, ensure_server
+from grader.warm import Warm, WarmParent, WarmUnavailable, warm_parent
 
 KERAS_CHOICES = ("auto", "2", "3")
 LANGUAGES = ("auto", "zh", "en")
@@ -28,6 +32,8 @@ LANGUAGES = ("auto", "zh", "en")
 # Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
 _KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,8 +48,10 @@ class Outcome:
 
 
 def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",
-                   limits: Limits = Limits(), lang: str = "auto", warm: Warm | None = None) -> GradeResult:
-    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
+                   limits: Limits = Limits(), lang: str = "auto", warm: Warm | None = None,
+                   replay: bool = True) -> GradeResult:
+    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all.
+    `replay=False` skips the clean replay (grader/replay.py): for measuring what it costs, never for grading."""
     started = time.monotonic()
     spec = load_spec(exercise)
     nb = read_notebook(path)
@@ -54,7 +62,10 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang, warm))
     if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
         keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm))
-        outcome = keras2 if _score(keras2) > _score(outcome) else outcome
+        outcome, major = (keras2, 2) if _score(keras2) > _score(outcome) else (outcome, major)
+    parts = replay_parts(nb, spec, step_map)
+    if replay and _needs_replay(outcome, nb, parts):
+        outcome = asyncio.run(_replayed(outcome, parts, spec, step_map, major, limits, files, lang, warm))
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
 
@@ -96,11 +107,11 @@ def _score(outcome: Outcome) -> int:
     return sum(step.score for step in outcome.steps)
 
 
-def _warm_server(warm: Warm | None, major: int, lang: str) -> Path | None:
+def _warm_parent(warm: Warm | None, major: int, limits: Limits, lang: str) -> WarmParent | None:
     if warm is None:
         return None
     try:
-        return ensure_server(warm.run_dir, major, warm.owner)
+        return warm_parent(major, limits)
     except WarmUnavailable:
         _say_once(text("cli.warm_off", lang))
         return None
@@ -108,14 +119,43 @@ def _warm_server(warm: Warm | None, major: int, lang: str) -> Path | None:
 
 async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int, limits: Limits,
                files: list[tuple[Path, str]], lang: str, warm: Warm | None = None) -> Outcome:
-    server = _warm_server(warm, major, lang)
+    return await _in_kernel(lambda kernel: _run_in(kernel, nb, spec, step_map, limits, lang),
+                            spec, major, limits, files, lang, warm)
+
+
+def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part]) -> bool:
+    """Could the clean replay take points away? Not from a notebook that scored none; nor when the
+    notebook's run already was a clean replay: complete, no step's code run twice, and nothing the
+    replay would leave out (the same code in the same fresh kernel)."""
+    if _score(outcome) == 0:
+        return False
+    ran_twice = any(step.judged_on == "rerun" for step in outcome.steps)
+    return outcome.status != "graded" or ran_twice or not keeps_every_cell(nb, parts)
+
+
+async def _replayed(outcome: Outcome, parts: list[Part], spec: ExerciseSpec, step_map: StepMap, major: int,
+                    limits: Limits, files: list[tuple[Path, str]], lang: str, warm: Warm | None) -> Outcome:
+    """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
+    after the notebook's is gone, with the same options."""
+    replay = await _in_kernel(lambda kernel: replay_notebook(kernel, spec, step_map, parts, lang),
+                              spec, major, limits, files, lang, warm)
+    confirmed = confirm(spec, outcome.steps, outcome.runs, outcome.status, replay, lang)
+    return Outcome(keras=outcome.keras, status=TAMPERED if confirmed.tampered else outcome.status,
+                   runs=outcome.runs, steps=confirmed.steps, notes=[*outcome.notes, *confirmed.notes])
+
+
+async def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], spec: ExerciseSpec, major: int,
+                     limits: Limits, files: list[tuple[Path, str]], lang: str, warm: Warm | None) -> T:
+    """`work` done in a fresh kernel: forked from a warm parent when there is one, else (or when
+    the parent cannot fork) a cold kernel, which does the same work."""
+    parent = _warm_parent(warm, major, limits, lang)
     try:
-        return await _run_in(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                           files=files, warm_server=server), nb, spec, step_map, limits, lang)
-    except WarmUnavailable:  # the warm parent could not fork: a cold kernel does the same work
+        return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
+                                        files=files, warm=parent))
+    except WarmUnavailable:
         _say_once(text("cli.warm_off", lang))
-        return await _run_in(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                           files=files), nb, spec, step_map, limits, lang)
+        return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
+                                        files=files))
 
 
 async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap,

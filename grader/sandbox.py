@@ -1,41 +1,50 @@
-"""The sandbox a student's kernel runs in: resource limits, no network, a read-only system.
+"""The jail a student's kernel runs in: bubblewrap (Debian's `bubblewrap`, the sandbox Flatpak uses).
 
-The kernel command is prefixed with `python -m grader.sandbox CONFIG --`: this small launcher
-confines itself and then execs the kernel, so every limit holds for the kernel and for every
-process it starts. It runs as a fresh process, never as a fork of the (threaded) grader.
-
-- rlimits: address space, CPU time, size of a written file, no core files;
-- network: a new network namespace with no interface up (as root, or through an unprivileged
-  user namespace); the kernel talks to the grader over Unix sockets in its working directory;
-- processes: a pids cgroup of its own (as root), else RLIMIT_NPROC above what the user runs now;
-- as root: a mount namespace where everything but the working directory is read-only, and no
-  capabilities left, so the kernel cannot remount, load modules or escape its cgroup.
-What the launcher could apply is written to a small JSON file that the grader reads back.
+Every kernel, cold or warm, runs inside a jail made by `jail_command`:
+- its own user, PID, mount, network, IPC, UTS and cgroup namespaces (`bwrap --unshare-all`), with
+  nested user namespaces disabled and no capabilities;
+- as root, the jail runs as the unprivileged `lstm-grader-kernel` user (`setpriv`), which owns
+  nothing on the host; as an ordinary user, as that user (who is the only one the kernel can be);
+- a new root holding, read-only, only `/usr`, the Python installation and its packages, the two
+  grader modules a kernel needs, and the few files of `/etc` that libraries read; its working
+  folder, writable; a private `/tmp` and `/dev/shm` of bounded size; a minimal `/dev`; a `/proc`
+  of its own PID namespace (whose `/proc/sys` is read-only to it); no `/sys`;
+- the environment is replaced, not filtered (`--clearenv`), so `/proc/self/environ` holds no secret;
+- a seccomp filter (grader/seccomp.py) refuses the system calls a notebook has no use for;
+- rlimits through `prlimit`; as root, a memory and a pids cgroup per jail, joined before bwrap starts;
+- `--die-with-parent`: the jail dies with the process that started it.
+The kernel talks to the grader over Unix sockets in its working folder, bound at the same path.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import json
+import grp
 import os
-import resource
+import pwd
+import re
+import secrets
+import shlex
+import shutil
 import signal
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+
+from grader.seccomp import filter_path
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+KERNEL_USER = "lstm-grader-kernel"  # the host user a jail runs as when the grader is root
 TOKEN_VARIABLE = "LSTM_GRADER_SANDBOX"
-PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+JAIL_PYTHONPATH = "/opt/lstm-grader"  # where the kernel-side grader modules appear in a jail
+KERNEL_SIDE_MODULES = ("__init__.py", "kernel_probe.py", "warm_server.py")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+WORK_PREFIX = "lstm-grader-"  # host folders of jails: lstm-grader-<grader pid>-<hex>-*
+SECCOMP_FD = 9
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,11 @@ class Limits:
     memory_bytes: int = 4 * GiB  # address space of each kernel process
     cpu_seconds: int = 300  # CPU time of each kernel process
     file_size_bytes: int = 64 * MiB  # largest file the kernel may write
-    processes: int = 256  # processes and threads of the sandbox user (when run as root)
+    processes: int = 256  # processes and threads of one jail
     output_bytes: int = 2 * MiB  # output the grader keeps of one notebook
     cell_seconds: float = 60.0  # wall time of one cell
     notebook_seconds: float = 600.0  # wall time of the whole notebook, re-runs included
+    tmpfs_bytes: int = 256 * MiB  # size of the jail's private /tmp, and of its /dev/shm
     network: bool = False  # True lets the kernel reach the network
 
     def describe(self, status: str) -> str:
@@ -59,87 +69,230 @@ class Limits:
             "output_limit": _size(self.output_bytes),
         }.get(status, "")
 
+    def cgroup_memory_bytes(self) -> int:
+        """The jail's whole memory: one kernel's, both tmpfs, and room for a warm parent."""
+        return self.memory_bytes + 2 * self.tmpfs_bytes + GiB
+
 
 @dataclass(frozen=True)
-class SandboxPlan:
-    """What the launcher is asked to do for one kernel."""
+class Jail:
+    """One jail around a kernel or a warm parent, and what the grader made for it on the host."""
 
-    workdir: str
     token: str
+    workdir: str  # host folder, writable inside at the same path
     limits: Limits
-    cgroup: str | None  # a pids cgroup made for this kernel, to join
-    report: str  # where the launcher writes what it applied
+    cgroups: tuple[str, ...]  # memory and pids cgroups (root only); joined before bwrap starts
+    uid: int | None  # host user the jail runs as; None: the grader's own
+
+    def own(self, path: str | Path) -> None:
+        """Give a file or folder the grader made for the jail to the jail's user."""
+        if self.uid is not None:
+            os.chown(path, self.uid, _kernel_gid())
+
+
+class JailUnavailable(Exception):
+    """This machine cannot make a jail: bubblewrap missing, or no kernel user as root."""
 
 
 def _size(size: int) -> str:
     return f"{size // GiB} GiB" if size % GiB == 0 else f"{size // MiB} MiB"
 
 
-def make_pids_cgroup(token: str, processes: int) -> str | None:
-    """A pids cgroup (v1 or v2) capped at `processes`, when this process may make one (root)."""
-    for root in PIDS_CGROUP_ROOTS:
-        if not os.path.exists(os.path.join(root, "cgroup.procs")):
-            continue
-        path = os.path.join(root, f"lstm-grader-{token}")
-        try:
-            os.mkdir(path)
-            Path(path, "pids.max").write_text(str(processes))
-            return path
-        except OSError:
-            remove_cgroup(path)
-    return None
+def open_jail(limits: Limits) -> Jail:
+    """Make the host side of a new jail: its working folder, and its cgroups when root."""
+    check_jail_tools()
+    token = f"{os.getpid()}-{secrets.token_hex(6)}"  # whose jail it is, and which
+    workdir = tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{token}-")
+    uid = _kernel_uid() if os.geteuid() == 0 else None
+    jail = Jail(token=token, workdir=workdir, limits=limits, cgroups=_make_cgroups(token, limits), uid=uid)
+    jail.own(workdir)
+    return jail
 
 
-def remove_stale_cgroups() -> None:
-    """Remove the empty cgroups a killed grader left behind (an empty one belongs to no kernel)."""
-    for root in PIDS_CGROUP_ROOTS:
-        for path in Path(root).glob("lstm-grader-*") if os.path.isdir(root) else ():
-            if not _cgroup_pids(str(path)):
-                remove_cgroup(str(path))
+def check_jail_tools() -> None:
+    if shutil.which("bwrap") is None:
+        raise JailUnavailable("bubblewrap (bwrap) is not installed: run `make install` as root")
+    if os.geteuid() == 0:
+        _kernel_uid()
 
 
-def remove_cgroup(path: str | None) -> None:
-    if path:
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass
+def _kernel_uid() -> int:
+    try:
+        return pwd.getpwnam(KERNEL_USER).pw_uid
+    except KeyError:
+        raise JailUnavailable(f"the user {KERNEL_USER} does not exist: run `make install` as root") from None
 
 
-def launcher_command(plan: SandboxPlan) -> list[str]:
-    config = json.dumps({**asdict(plan), "limits": asdict(plan.limits)})
-    return [sys.executable, "-m", "grader.sandbox", config, "--"]
+def _kernel_gid() -> int:
+    return grp.getgrnam(KERNEL_USER).gr_gid
 
 
-def kernel_environment(plan: SandboxPlan, extra: dict[str, str]) -> dict[str, str]:
-    """A scrubbed environment: nothing of the grader's but the locale, PATH and CPU quirks."""
-    keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+def jail_command(jail: Jail, command: list[str], env: dict[str, str]) -> list[str]:
+    """The command that runs `command` inside `jail` with exactly the environment `env`."""
+    return [*_shell(jail), *_switch_user(jail), *_rlimits(jail.limits), *_bwrap(jail, env), *command]
+
+
+def _shell(jail: Jail) -> list[str]:
+    """sh joins the jail's cgroups (as root, before anything else starts) and opens the seccomp
+    program on descriptor SECCOMP_FD for bwrap, then execs the rest of the chain."""
+    joins = "".join(f"echo $$ > {shlex.quote(str(Path(group, 'cgroup.procs')))} && " for group in jail.cgroups)
+    program = filter_path()
+    seccomp = f" {SECCOMP_FD}< {shlex.quote(program)}" if program else ""
+    return ["/bin/sh", "-c", f'{joins}exec "$@"{seccomp}', "sh"]
+
+
+def _switch_user(jail: Jail) -> list[str]:
+    if jail.uid is None:
+        return []
+    return ["setpriv", f"--reuid={jail.uid}", f"--regid={_kernel_gid()}", "--clear-groups", "--"]
+
+
+def _rlimits(limits: Limits) -> list[str]:
+    command = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
+               f"--fsize={limits.file_size_bytes}", "--core=0"]
+    if os.geteuid() != 0:  # as root, the pids cgroup counts the jail's processes instead
+        command.append(f"--nproc={_running_tasks(os.getuid()) + limits.processes}")
+    return [*command, "--"]
+
+
+def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
+    limits = jail.limits
+    args = ["bwrap", "--unshare-all", "--unshare-user", *(["--share-net"] if limits.network else []), "--disable-userns",
+            "--die-with-parent", "--uid", "1000", "--gid", "1000", "--hostname", "jail",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+            "--size", str(limits.tmpfs_bytes), "--tmpfs", "/dev/shm"]
+    for path in _read_only_paths():
+        args += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
+    package = Path(__file__).resolve().parent
+    for name in KERNEL_SIDE_MODULES:
+        args += ["--ro-bind", str(package / name), f"{JAIL_PYTHONPATH}/grader/{name}"]
+    args += ["--bind", jail.workdir, jail.workdir, "--chdir", jail.workdir, "--clearenv"]
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    if filter_path():
+        args += ["--seccomp", str(SECCOMP_FD)]
+    return [*args, "--"]
+
+
+def _read_only_paths() -> list[str]:
+    """The system and the Python installation, and nothing else of the host."""
+    paths = ["/usr", *(p for p in ("/bin", "/sbin", "/lib", "/lib32", "/lib64") if os.path.lexists(p))]
+    paths += [p for p in _ETC_FILES if os.path.exists(p)]
+    for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}:
+        if not prefix.startswith("/usr/"):
+            paths.append(prefix)
+    return paths
+
+
+def jail_environment(jail: Jail, extra: dict[str, str]) -> dict[str, str]:
+    """The whole environment inside a jail: nothing of the grader's but the locale and CPU quirks."""
+    keep = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
     env = {name: os.environ[name] for name in keep if name in os.environ}
-    grader_root = str(Path(__file__).resolve().parent.parent)
     env.update({
-        "HOME": plan.workdir, "TMPDIR": plan.workdir, "PYTHONPATH": grader_root, "PYTHONNOUSERSITE": "1",
-        "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
-        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-        TOKEN_VARIABLE: plan.token,
+        "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": jail.workdir, "TMPDIR": "/tmp", "USER": "student", "PYTHONPATH": JAIL_PYTHONPATH,
+        "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONWARNINGS": "ignore", TOKEN_VARIABLE: jail.token,
     })
     env.update(extra)
     return env
 
 
-def read_report(plan: SandboxPlan) -> dict:
+def launcher_environment() -> dict[str, str]:
+    """The environment of the launcher chain (sh, setpriv, prlimit, bwrap) outside the jail."""
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+# --- cgroups (root only) -------------------------------------------------------------------
+
+def _make_cgroups(token: str, limits: Limits) -> tuple[str, ...]:
+    """A memory and a pids cgroup for one jail, v1 or v2, when this process may make them."""
+    if os.geteuid() != 0:
+        return ()
+    wanted = {"pids": ("pids.max", str(limits.processes)),
+              "memory": _memory_limit_file(limits)}
+    made = []
+    for controller, (name, value) in wanted.items():
+        root = _controller_root(controller)
+        if root is None:
+            continue
+        path = root / f"{WORK_PREFIX}{token}"
+        try:
+            path.mkdir(exist_ok=True)
+            (path / name).write_text(value)
+            made.append(str(path))
+        except OSError:
+            remove_cgroup(str(path))
+    return tuple(dict.fromkeys(made))
+
+
+def _memory_limit_file(limits: Limits) -> tuple[str, str]:
+    v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
+    return ("memory.max" if v2 else "memory.limit_in_bytes", str(limits.cgroup_memory_bytes()))
+
+
+def _controller_root(controller: str) -> Path | None:
+    if (CGROUP_ROOT / controller / "cgroup.procs").exists():  # v1: one hierarchy per controller
+        return CGROUP_ROOT / controller
+    controllers = CGROUP_ROOT / "cgroup.controllers"
+    if controllers.exists() and controller in controllers.read_text().split():
+        return CGROUP_ROOT
+    return None
+
+
+def _cgroup_roots() -> list[Path]:
+    return [root for root in (_controller_root("pids"), _controller_root("memory")) if root is not None]
+
+
+def cgroup_pids(cgroups: tuple[str, ...]) -> set[int]:
+    pids: set[int] = set()
+    for group in cgroups:
+        try:
+            pids.update(int(pid) for pid in Path(group, "cgroup.procs").read_text().split())
+        except OSError:
+            pass
+    return pids
+
+
+def process_limit_events(cgroups: tuple[str, ...]) -> int:
+    """How often the jail's pids cgroup refused a fork (0 without one)."""
+    for group in cgroups:
+        try:
+            for line in Path(group, "pids.events").read_text().splitlines():
+                name, _, count = line.partition(" ")
+                if name == "max":
+                    return int(count)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def remove_cgroup(path: str) -> None:
     try:
-        return json.loads(Path(plan.report).read_text())
-    except (OSError, ValueError):
-        return {}
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
-def reap(token: str, cgroup: str | None, timeout: float = 5.0) -> int:
-    """Kill every process of the sandbox: those in its cgroup, and those that carry its token.
+# --- ending a jail -------------------------------------------------------------------------
+
+def close_jail(jail: Jail, timeout: float = 5.0) -> None:
+    """Kill whatever is left of the jail, remove its cgroups and its working folder."""
+    reap(jail.token, jail.cgroups, timeout)
+    for group in jail.cgroups:
+        remove_cgroup(group)
+    shutil.rmtree(jail.workdir, ignore_errors=True)
+
+
+def reap(token: str, cgroups: tuple[str, ...] = (), timeout: float = 5.0, keep: frozenset[int] = frozenset()) -> int:
+    """Kill every process of a jail: those in its cgroups and those that carry its token, but `keep`.
     Repeats until none is left, so a fork bomb cannot outrun it. Returns how many it killed."""
     killed = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = set(_cgroup_pids(cgroup)) | {pid for pid in _pids() if _carries(pid, token)}
+        found = (cgroup_pids(cgroups) | {pid for pid in _pids() if _carries(pid, token)}) - keep
         if not found:
             break
         for pid in found:
@@ -152,73 +305,41 @@ def reap(token: str, cgroup: str | None, timeout: float = 5.0) -> int:
     return killed
 
 
+def remove_leftovers() -> None:
+    """What a killed grader left behind: the jails of graders that are gone, and their cgroups."""
+    for leftover in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+        owner = _owner_pid(leftover.name)
+        if owner is not None and not _alive(owner):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    for root in _cgroup_roots():
+        for group in root.glob(f"{WORK_PREFIX}*"):
+            owner = _owner_pid(group.name)
+            if owner is not None and not _alive(owner):
+                reap("", (str(group),), timeout=2)
+                remove_cgroup(str(group))
+
+
+def _owner_pid(name: str) -> int | None:
+    digits = re.match(r"\d+", name[len(WORK_PREFIX):])  # lstm-grader-<pid>-... or lstm-grader-<pid>.bpf
+    return int(digits.group()) if digits else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
 
 
-def _cgroup_pids(cgroup: str | None) -> list[int]:
-    try:
-        return [int(pid) for pid in Path(cgroup, "cgroup.procs").read_text().split()] if cgroup else []
-    except OSError:
-        return []
-
-
-def _carries(pid: int, token: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as environ:
-            return f"{TOKEN_VARIABLE}={token}".encode() in environ.read().split(b"\0")
-    except OSError:
-        return False
-
-
-# --- the launcher, in the kernel's own process -------------------------------------------------
-
-def apply(plan: SandboxPlan) -> dict:
-    """Confine this process, then return what could be applied."""
-    root = os.geteuid() == 0
-    applied = {"network_isolated": plan.limits.network or _isolate_network(),
-               "process_limit": _join_cgroup(plan.cgroup) if plan.cgroup else _limit_own_processes(plan.limits),
-               "read_only_system": root and _read_only_system(plan.workdir)}
-    _set_limits(plan.limits)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead
-    if root:
-        applied["capabilities_dropped"] = _drop_capabilities()
-    return applied
-
-
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def _isolate_network() -> bool:
-    libc = _libc()
-    if libc.unshare(CLONE_NEWNET) == 0:
-        return True
-    uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return False
-    try:  # keep our own ids inside the new user namespace
-        Path("/proc/self/setgroups").write_text("deny")
-        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
-    except OSError:
-        pass
-    return True
-
-
-def _join_cgroup(cgroup: str) -> bool:
-    try:
-        Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
-        return True
-    except OSError:
-        return False
-
-
-def _limit_own_processes(limits: Limits) -> bool:
-    """RLIMIT_NPROC counts every task of the user, so allow what it runs now plus the limit."""
-    if os.geteuid() == 0:
-        return False  # root is exempt from RLIMIT_NPROC
-    uid = os.getuid()
+def _running_tasks(uid: int) -> int:
+    """RLIMIT_NPROC counts every task of the user, so the limit is what it runs now plus the jail's."""
     running = 0
     for pid in _pids():
         try:
@@ -226,64 +347,21 @@ def _limit_own_processes(limits: Limits) -> bool:
                 running += len(os.listdir(f"/proc/{pid}/task"))
         except OSError:
             pass
-    allowed = running + limits.processes
-    resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
-    return True
+    return running
 
 
-def _read_only_system(workdir: str) -> bool:
-    """In a new mount namespace, every mount read-only but the working directory."""
-    libc = _libc()
-    if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+def _carries(pid: int, token: str) -> bool:
+    if not token:
         return False
-    if libc.mount(workdir.encode(), workdir.encode(), None, MS_BIND, None) != 0:
-        return False
-    mount_points = sorted({line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()},
-                          key=len)
-    for point in mount_points:
-        if point == workdir or point.startswith(("/proc", "/sys", "/dev")):
-            continue
-        libc.mount(None, point.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-    os.chdir(workdir)  # step into the writable mount: the old working directory is read-only now
-    return os.statvfs("/").f_flag & os.ST_RDONLY == os.ST_RDONLY
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
-def _drop_capabilities() -> bool:
-    """Root without capabilities: it cannot remount, change limits or leave its cgroup."""
-    libc = _libc()
-    for capability in range(64):
-        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
-            break  # EINVAL: past the last capability this kernel knows
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), (_CapData * 2)()) == 0
-
-
-def _set_limits(limits: Limits) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def main(argv: list[str]) -> None:
-    config = json.loads(argv[1])
-    command = argv[argv.index("--") + 1:]
-    plan = SandboxPlan(**{**config, "limits": Limits(**config["limits"])})
-    applied = apply(plan)
     try:
-        Path(plan.report).write_text(json.dumps(applied))
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return f"{TOKEN_VARIABLE}={token}".encode() in environ.read().split(b"\0")
     except OSError:
-        pass
-    os.execv(command[0], command)
+        return False
 
 
-if __name__ == "__main__":
-    main(sys.argv)
+
+def describe_jail(jail: Jail) -> dict:
+    """What the jail is, for the record: its user, its cgroups, whether the network is cut."""
+    return {"user": KERNEL_USER if jail.uid is not None else "grader", "cgroups": list(jail.cgroups),
+            "network_isolated": not jail.limits.network}

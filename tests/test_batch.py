@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.gradebook import sha256
-from grader.sandbox import remove_stale_cgroups
+from tests.leftovers import assert_no_jail_left
 from tests.browser import chromium
 from tests.class_corpus import KINDS, make_class
 from tests.notebooks import KERAS3, write_notebook
@@ -148,8 +148,7 @@ def test_kill_midway_then_resume(tmp_path):
     assert all(after[file][2] == row[2] for file, row in before.items())  # not graded again
     again = subprocess.run([*command, "--force"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "Graded 10, failed to grade 0, skipped 0" in again.stdout
-    time.sleep(3)  # the killed run's kernels notice their parent is gone and exit
-    remove_stale_cgroups()
+    assert_no_jail_left()  # the killed run's workers, warm parents and kernels died with it
 
 
 def test_batch_errors_are_one_line(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import remove_stale_cgroups
+from tests.leftovers import assert_no_jail_left
 from tests.class_corpus import KINDS
 from tests.notebooks import KERAS3, write_notebook
 
@@ -101,8 +101,7 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, dask_cluster):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert len(rows) == len({file for file, _ in rows}) == 12  # every submission, exactly once
     assert {score for _, score in rows} == {100}
-    time.sleep(3)  # the dead worker's warm parents and kernels notice and exit
-    remove_stale_cgroups()
+    assert_no_jail_left()  # the killed run's workers, warm parents and kernels died with it
 
 
 def _count(book: Path) -> int:

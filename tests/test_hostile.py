@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -13,35 +15,18 @@ from pathlib import Path
 import pytest
 
 from grader import grade as grade_module
-from grader.sandbox import TOKEN_VARIABLE, Limits
+from grader.sandbox import Limits
+from tests.leftovers import assert_no_jail_left
 from tests.notebooks import IMPORTS, KERAS3, write_notebook
 
 DENSE = "model.add(Dense(100))\nmodel.add(Dense(10))"
 FAST = replace(Limits(), cell_seconds=20, notebook_seconds=90)
 
 
-OURS = f"lstm-grader-{os.getpid()}-*"  # sandboxes of this test process, not of another grader
-
-
-def sandbox_processes() -> list[int]:
-    mark = f"{TOKEN_VARIABLE}={os.getpid()}-".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/environ", "rb") as environ:
-                if any(entry.startswith(mark) for entry in environ.read().split(b"\0")):
-                    found.append(int(name))
-        except (OSError, ValueError):
-            pass
-    return found
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
     yield
-    assert sandbox_processes() == [], "a process of the sandbox outlived its notebook"
-    assert list(Path("/tmp").glob(OURS)) == [], "a working directory was left behind"
-    assert list(Path("/sys/fs/cgroup/pids").glob(OURS)) == [], "a cgroup was left behind"
+    assert_no_jail_left({os.getpid()}, timeout=0)
 
 
 def attack(tmp_path, step4: str = DENSE, *, step5: str = "model.summary()", step1_extra: str = "",
@@ -92,10 +77,19 @@ def test_memory_bomb_of_64_gib_ends_at_the_memory_limit_in_seconds(tmp_path, bom
     assert seconds < 20
 
 
-def test_fork_bomb_ends_at_the_process_limit(tmp_path):
-    result, seconds = attack(tmp_path, "import os\nwhile True:\n    os.fork()", limits=replace(FAST, processes=64))
+@pytest.fixture
+def cpu_hog():
+    """Both cores busy, as on a loaded machine."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    yield
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+def test_fork_bomb_ends_at_the_process_limit(tmp_path, cpu_hog):
+    result, _ = attack(tmp_path, "import os\nwhile True:\n    os.fork()", limits=replace(FAST, processes=64))
     assert (result.status, scores(result)) == ("process_limit", KEPT)
-    assert seconds < 30
 
 
 def test_huge_output_is_cut_at_the_output_limit(tmp_path):
@@ -171,7 +165,7 @@ def test_no_network_by_default(tmp_path, listener):
     port, accepted = listener
     result, _ = attack(tmp_path, step5=CONNECT.format(port=port))
     assert result.score == 100
-    assert "NETWORK: [Errno 101] Network is unreachable" in result.summary_text
+    assert "NETWORK: [Errno 111] Connection refused" in result.summary_text  # the jail's own loopback
     assert [peer for peer in accepted if peer] == []
 
 

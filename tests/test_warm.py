@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from grader import grade as grade_module
-from grader.warm import Warm, stop_servers
+from grader import warm as warm_module
+from grader.sandbox import Limits
+from grader.warm import Warm
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
 
 FIXTURES = {
@@ -24,10 +23,9 @@ FIXTURES = {
 
 
 @pytest.fixture(scope="module")
-def warm(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("warm")
-    yield Warm(run_dir, os.getpid())
-    stop_servers(run_dir)
+def warm():
+    yield Warm()
+    warm_module.stop_warm_parents()
 
 
 def comparable(result) -> dict:
@@ -42,15 +40,14 @@ def test_warm_and_cold_kernels_give_equal_results(tmp_path, warm, name):
     cold_result = grade_module.grade_notebook(path, lang="en")
     warm_result = grade_module.grade_notebook(path, lang="en", warm=warm)
     assert comparable(warm_result) == comparable(cold_result)
-    assert list(Path(warm.run_dir).glob("keras*.sock"))  # it really was forked from a warm parent
+    assert any(parent.alive() for parent in warm_module._parents.values())  # it really was forked
 
 
-def test_no_warm_parent_falls_back_to_cold_and_says_so_once(tmp_path, capsys):
-    run_dir = tmp_path / "warm"
-    run_dir.mkdir()
-    (run_dir / "keras3.failed").touch()  # as if the warm parent had failed to start
+def test_no_warm_parent_falls_back_to_cold_and_says_so_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(warm_module, "_parents", {})
+    monkeypatch.setattr(warm_module, "_failed", {(3, Limits())})  # as if the warm parent had failed to start
     path = write_notebook(tmp_path, KERAS3)
     grade_module._said.clear()
-    results = [grade_module.grade_notebook(path, lang="en", warm=Warm(run_dir, os.getpid())) for _ in range(2)]
+    results = [grade_module.grade_notebook(path, lang="en", warm=Warm()) for _ in range(2)]
     assert [result.score for result in results] == [100, 100]
     assert capsys.readouterr().err.count("warm kernels are unavailable") == 1

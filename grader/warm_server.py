@@ -1,0 +1,154 @@
+"""The warm parent, inside its jail: it imports ipykernel, TensorFlow and Keras once (running no
+TensorFlow op) and forks one IPython kernel per notebook, one at a time.
+
+It takes requests as JSON lines on its standard input and answers on its standard output: pipes
+that only the grading process that started the jail holds. A forked kernel closes both at once,
+and the parent is not dumpable, so no kernel can reopen them through /proc or read the parent's
+memory: nothing a kernel can reach can ask for a fork. A request names only a folder for the next
+kernel; limits, environment and isolation are the jail's, fixed when the jail was made.
+Runs as `python -m grader.warm_server KERAS_MAJOR JAIL_FOLDER`, with only the standard library,
+ipykernel, TensorFlow and Keras to import.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+PR_SET_DUMPABLE = 4
+LINE_LIMIT = 4096  # the longest request the grader sends
+
+
+def main(keras_major: int, root: str) -> None:
+    requests, answers = os.fdopen(os.dup(0), "rb", buffering=0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    _warm_up(keras_major)
+    _set_dumpable(False)
+    children: dict[int, int | None] = {}
+    _answer(answers, {"ok": True})
+    while line := requests.readline(LINE_LIMIT):
+        try:
+            reply = _handle(json.loads(line), root, children, (requests.fileno(), answers))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        _answer(answers, reply)
+
+
+def _warm_up(keras_major: int) -> None:
+    import ipykernel.kernelapp  # noqa: F401
+    import numpy  # noqa: F401
+    import tensorflow as tf
+
+    import grader.kernel_probe  # noqa: F401
+    if keras_major == 2:
+        import tf_keras  # noqa: F401
+    else:
+        import keras  # noqa: F401
+    tf.keras.models, tf.keras.layers  # noqa: B018 (resolve the lazy tf.keras modules now)
+
+
+def _set_dumpable(dumpable: bool) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, int(dumpable), 0, 0, 0)
+
+
+def _answer(fd: int, reply: dict) -> None:
+    os.write(fd, json.dumps(reply).encode() + b"\n")
+
+
+def _handle(message: dict, root: str, children: dict[int, int | None], control: tuple[int, int]) -> dict:
+    op = message.get("op")
+    if op == "ping":
+        return {"ok": True}
+    if op == "fork":
+        return {"pid": _fork(_kernel_folder(root, message["folder"]), children, control)}
+    if op == "wait":
+        _reap(children)
+        return {"status": children.get(int(message["pid"]))}
+    if op == "signal":
+        pid = int(message["pid"])
+        if pid in children and children[pid] is None:
+            os.kill(pid, int(message["signal"]))
+        return {"ok": True}
+    if op == "reset":
+        return {"killed": _reset(children)}
+    return {"error": "unknown request"}
+
+
+def _kernel_folder(root: str, name: str) -> str:
+    if not isinstance(name, str) or not name.isalnum():
+        raise ValueError("a kernel's folder is a plain name")
+    return os.path.join(root, name)
+
+
+def _fork(folder: str, children: dict[int, int | None], control: tuple[int, int]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        _become_kernel(folder, control)
+    children[pid] = None
+    return pid
+
+
+def _become_kernel(folder: str, control: tuple[int, int]) -> None:
+    """In the forked child: drop the parent's pipes, then run an IPython kernel until shut down."""
+    try:
+        for fd in control:
+            os.close(fd)
+        os.setsid()
+        _set_dumpable(True)  # the kernel's own /proc is its own; the parent stays closed
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.chdir(folder)
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(["-f", os.path.join(folder, "connection.json"), "--HistoryManager.enabled=False"])
+        app.start()
+    finally:
+        os._exit(0)
+
+
+def _reap(children: dict[int, int | None]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in children:
+            children[pid] = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _reset(children: dict[int, int | None]) -> int:
+    """After a kernel: kill every other process of this PID namespace (whatever the kernel left
+    running), and empty /tmp and /dev/shm, so the next kernel finds the jail as new."""
+    killed = 0
+    for _ in range(250):
+        others = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, os.getpid())]
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        time.sleep(0.01)
+        _reap(children)
+    _reap(children)
+    for shared in ("/tmp", "/dev/shm"):
+        for name in os.listdir(shared):
+            path = os.path.join(shared, name)
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) \
+                else os.unlink(path)
+    return killed
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
