@@ -16,15 +16,16 @@ from rich.console import Console
 from rich.text import Text
 
 from grader import __version__
-from grader.batch import grade_batch
+from grader.batch import OutputBusy, grade_batch
 from grader.cluster import ClusterUnreachable, DaskMissing
 from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
 from grader.gradescope import run_gradescope
-from grader.messages import text
+from grader.messages import escape_controls, text
 from grader.notebook import UnreadableNotebook
 from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
+from grader.safe_write import write_text
 from grader.sandbox import Limits, MiB
 from grader.spec import DEFAULT_EXERCISE
 from grader.submissions import SubmissionError
@@ -113,6 +114,9 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
                               limits=limits_from(args), lang=args.lang, jobs=args.jobs, force=args.force,
                               id_pattern=args.id_pattern, console=console, cold=args.cold,
                               scheduler=args.scheduler)
+    except OutputBusy:
+        print(text("batch.busy", lang, out=escape_controls(args.out)), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     except DaskMissing as error:
         print(text("cli.needs_dask", lang, hint=error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
@@ -120,14 +124,14 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
         print(text("cli.no_cluster", lang, error=error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     except SubmissionError as error:
-        print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
+        print(text("cli.cannot_grade", lang, reason=escape_controls(error.reason(lang))), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     except re.error as error:
         print(text("cli.bad_pattern", lang, error=error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     except OSError as error:
-        print(text("cli.cannot_write", lang, path=error.filename or args.out, error=error.strerror or error),
-              file=sys.stderr)
+        print(text("cli.cannot_write", lang, path=escape_controls(error.filename or args.out),
+                   error=error.strerror or error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     except Exception as error:  # a bug of ours: one line; what was graded is in the gradebook
         return _internal_error(error, lang)
@@ -135,7 +139,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
         print(text("batch.no_submissions", lang), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     console.print(text("batch.summary", lang, graded=summary.graded, failed=summary.failed,
-                       skipped=summary.skipped, seconds=summary.seconds, out=args.out),
+                       skipped=summary.skipped, seconds=summary.seconds, out=escape_controls(args.out)),
                   soft_wrap=True, markup=False, highlight=False)
     return EXIT_NOT_FULL if summary.failed else EXIT_FULL_MARKS
 
@@ -148,7 +152,7 @@ def grade_one(args: argparse.Namespace, lang: str) -> int:
         result = grade_notebook(notebook, exercise=args.exercise, keras=args.keras,
                                 limits=limits_from(args), lang=args.lang)
     except UnreadableNotebook as error:
-        print(text("cli.cannot_grade", lang, reason=error.reason(lang)), file=sys.stderr)
+        print(text("cli.cannot_grade", lang, reason=escape_controls(error.reason(lang))), file=sys.stderr)
         _write_json(unreadable_result(notebook, error.reason(lang), exercise=args.exercise, lang=lang),
                     args.json)
         return EXIT_CANNOT_GRADE
@@ -161,10 +165,10 @@ def grade_one(args: argparse.Namespace, lang: str) -> int:
         try:
             write_html(result, path)
         except OSError as error:
-            print(text("cli.cannot_write_report", result.lang, path=path, error=error.strerror or error),
-                  file=sys.stderr)
+            print(text("cli.cannot_write_report", result.lang, path=escape_controls(path),
+                       error=error.strerror or error), file=sys.stderr)
             return EXIT_CANNOT_GRADE
-        console.print(Text(text("report.report_written", result.lang, path=str(path))), soft_wrap=True)
+        console.print(Text(text("report.report_written", result.lang, path=escape_controls(path))), soft_wrap=True)
     return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL
 
 
@@ -191,4 +195,4 @@ def _write_json(result: GradeResult, destination: str | None) -> None:
     if destination == "-":
         sys.stdout.write(result.to_json() + "\n")
     elif destination:
-        Path(destination).write_text(result.to_json() + "\n", encoding="utf-8")
+        write_text(destination, result.to_json() + "\n")

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from grader import __version__
 from grader.messages import text
+from grader.safe_write import write_text
 
 _ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -118,4 +119,4 @@ def render_dashboard(rows: list[tuple[str, str, bool, dict]], names: dict[str, s
 
 
 def write_dashboard(rows: list[tuple[str, str, bool, dict]], path: Path, names: dict[str, str], lang: str) -> None:
-    path.write_text(render_dashboard(rows, names, lang), encoding="utf-8")
+    write_text(path, render_dashboard(rows, names, lang))

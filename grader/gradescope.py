@@ -13,6 +13,7 @@ from grader.grade import grade_notebook, unreadable_result
 from grader.messages import text
 from grader.notebook import UnreadableNotebook
 from grader.results import GradeResult, StepResult
+from grader.safe_write import write_text
 from grader.submissions import SKIPPED_DIRS
 
 SUBMISSION_DIR = Path("/autograder/submission")
@@ -37,7 +38,7 @@ def run_gradescope(*, submission_dir: Path = SUBMISSION_DIR, results_path: Path 
         if len(notebooks) > 1:
             results["output"] += "\n" + text("gradescope.several", result.lang, file=notebooks[0].name)
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_text(results_path, json.dumps(results, ensure_ascii=False, indent=2))
     return results
 
 

@@ -4,6 +4,7 @@ A step is judged on the notebook's own run when its code sits in cells of its ow
 earlier step built what the spec expects. Otherwise its code is run again, in the same kernel,
 on top of the reference model of the steps before it, so that a mistake costs only the step
 that made it. When the code cannot be mapped to steps, the final model is judged as a whole.
+The same checks judge the clean replay of each step's code in a fresh kernel (grader/replay.py).
 """
 
 from __future__ import annotations
@@ -90,15 +91,22 @@ class StepJudge:
         return Evidence(before, runs[-1].snapshot or EMPTY, runs, "rerun")
 
     def _prefix_ok(self, step: StepSpec, evidence: Evidence) -> bool:
-        """Did every step before this one build exactly what the spec expects?"""
+        return self.prefix_ok(step, evidence.before)
+
+    def prefix_ok(self, step: StepSpec, before: Snapshot) -> bool:
+        """Did every step before this one build exactly what the spec expects, as `before` shows?"""
         if step.creates_model:
             return True
         reference = self.spec.layers_before(step)
-        layers = evidence.before.layers
-        if len(layers) != len(reference) or evidence.before.model is None:
+        layers = before.layers
+        if len(layers) != len(reference) or before.model is None:
             return False
-        checks = judge_layers(reference, layers, 0, evidence.before.model.input_dim, self.lang)
+        checks = judge_layers(reference, layers, 0, before.model.input_dim, self.lang)
         return all(check.passed for check in checks)
+
+    def judge_replayed(self, step: StepSpec, evidence: Evidence | None) -> StepResult:
+        """Judge what the clean replay of the step's code did (grader/replay.py); None: it did nothing."""
+        return self._result(step, self._checks(step, evidence), evidence, [])
 
     def _checks(self, step: StepSpec, evidence: Evidence | None) -> list[CheckResult]:
         if step.prints_summary:

@@ -1,91 +1,107 @@
-"""The only grader code that runs inside the student's kernel.
+"""The only grader code that runs inside the student's kernel, and both ends of its channel.
 
-It reads the state of the student's model as plain data and returns it as JSON text through
+The probe reads the state of the student's model as plain data and answers through
 `user_expressions`; it never decides a grade. The grader checks everything again and trusts no
-number it can compute itself.
+number it can compute itself. `ProbeChannel` is the grader's end.
 
-Student code runs in the same process, so this module is written not to be fooled by the easy
-tricks: the grader reaches `Probe` from a literal (`().__class__.__base__.__subclasses__()`), not
-through any name the student could rebind; every builtin used here was bound when the module was
-imported, before any student code ran; a layer's settings and weights are read from the
-instances' own `__dict__`, past any property or method patched on a Keras class; and the record
-of `Model.summary` calls lives here, filled only by the real method's wrapper.
+What it stands against. `Probe.install` runs before any student code (the grader's first request
+to a fresh kernel). It captures the real classes of the Keras this kernel runs (`Model`,
+`Sequential`, `Layer`, every public layer class, the `Variable` class, `Input`), IPython's user
+namespace and the real `Model.summary`, and rebinds every function of this module to a private
+copy of its globals and of the builtins, holding those captured objects. So:
+
+- Models, layers and weights are recognised by identity with the captured classes, walking an
+  object's real MRO (the `type.__mro__` slot, which no metaclass redirects). A class named `LSTM`
+  with a `keras.*` module string, a spoofed `__class__`, an ABC registration or a fake `Variable`
+  with `.shape` is not Keras: no model, no layer, no weight.
+- A `Model.summary` call counts only when the real method returned, on a real model.
+- What student code rebinds later (names of this module, `builtins`, `json`, `hmac`, `keras.*`)
+  does not reach the probe, which only uses what it captured.
+- Every answer is signed: HMAC-SHA256, with a key the grader hands to `install` (kept only in the
+  signer's closure), over JSON that echoes the nonce of that very request. A notebook that
+  replaces `shell.user_expressions`, IPython's formatters or this module's `Probe` can answer
+  anything, but not sign it: the grader then reads a `probe_error` (no model), never a forged
+  model; and an old answer cannot stand in for a new one.
+- Every string is cut to TEXT_CHARS, at most MAX_LAYERS layers, MAX_WEIGHTS weights a layer and
+  MAX_DIMS dimensions a shape are reported, so an answer stays a few KiB whatever the notebook
+  built; the grader also refuses replies past REPLY_BYTES and counts each against the output limit.
+
+What remains possible: the student's code runs in this very process.
+- It can read the key: from the signer's closure, from the frames of a probe that calls into its
+  code (a property, a `__str__`), or from raw memory; and then sign anything.
+- It can change real objects: a real layer's attributes and weights, properties patched on the
+  real Keras classes, the object bound to `model` just before the probe looks (post_execute hooks
+  run before the probe's request), and what later cells execute (an input transformer rewrites
+  the code itself). The probe then reports real objects truthfully.
+- A replaced channel can answer with another probe call made with the same nonce (another
+  variable's model; `install_reference` with layers the student would have to know: the answer).
+The defence for all of these lies outside this process: the clean replay re-runs only the
+model-building statements in a fresh kernel where the rest of the notebook never ran, and the
+jail keeps the kernel from everything else.
 """
 
+import builtins
 import functools
+import hmac
 import json
 import numbers
 import os
-import sys
-from builtins import (
-    Exception,
-    any,
-    bool,
-    dict,
-    enumerate,
-    getattr,
-    hasattr,
-    id,
-    int,
-    isinstance,
-    list,
-    set,
-    staticmethod,
-    str,
-    tuple,
-    type,
-    vars,
-)
+import secrets
+from _hashlib import hmac_digest as _hmac_digest  # C functions: no attribute of theirs to patch
+from _json import encode_basestring_ascii as _quote
+from _json import make_scanner as _make_scanner
+from collections.abc import Callable, Iterable
+from types import FunctionType, ModuleType
+from typing import Any
 
 from IPython import get_ipython
 
-_dumps = json.dumps
-_summary_calls = []
+TEXT_CHARS = 200
+MAX_LAYERS = 64
+MAX_WEIGHTS = 16
+MAX_DIMS = 8
+MAX_SUMMARY_CALLS = 16
+REPLY_BYTES = 2**20  # the largest reply the grader reads
+_INT_BOUND = 2**63
+
+_INTEGRAL = numbers.Integral
+_MRO = type.__dict__["__mro__"].__get__  # a class's real MRO, whatever its metaclass says
+_SCAN_JSON = _make_scanner(json.JSONDecoder())
+_ANSWER = None  # the sealed `_answer`, once installed
+
+# Bound at install, in the probe's sealed copy of these globals only.
+_MODEL = _SEQUENTIAL = _INPUT = _VARIABLES = _LAYER_TYPES = _USER_NS = _SUMMARY_CALLS = _SIGN = None
+_RUNTIME = None
 
 
 class JsonText:
-    """An object whose repr is its JSON text, so IPython sends the JSON as text/plain as is."""
+    """An object whose repr is its text, so IPython sends the text as text/plain as is."""
 
-    def __init__(self, data):
-        self.text = _dumps(data, default=str)
+    def __init__(self, text: str) -> None:
+        self.text = text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.text
 
 
 class Probe:
-    """What the grader calls, found by its module and name among object's subclasses."""
+    """What the grader calls, found by its module and name among object's subclasses. Each call
+    returns `answer(nonce)`, which the grader's request calls with a fresh nonce."""
 
     @staticmethod
-    def install():
-        """Import the Keras this kernel runs and record every call of `Model.summary`."""
-        keras = _runtime_keras()
-        _record_summary_calls(keras.Model)
-        return JsonText({"keras_module": keras.__name__, "keras_version": keras.__version__})
+    def install() -> Callable:
+        """`start(key, nonce)`: captures the real Keras and seals the probe with the session key."""
+        return _start
 
     @staticmethod
-    def snapshot(name):
-        """The model bound to `name`, and the summary calls since the last snapshot."""
-        namespace = get_ipython().user_ns
-        defined = name in namespace
-        calls = list(_summary_calls)
-        del _summary_calls[:]
-        return JsonText({"defined": defined, "model": _describe_model(namespace[name]) if defined else None,
-                         "summary_calls": calls})
+    def snapshot(name: str) -> Callable:
+        """The model bound to `name`, and the real summary calls since the last snapshot."""
+        return _asker("snapshot", name)
 
     @staticmethod
-    def install_reference(name, layers_json):
-        """Bind `name` to the reference model made of `layers`; returns its snapshot."""
-        namespace = get_ipython().user_ns
-        keras = _model_keras(namespace.get(name)) or _runtime_keras()
-        model = keras.Sequential()
-        for index, layer in enumerate(json.loads(layers_json)):
-            if index == 0:
-                model.add(keras.Input(shape=(None, layer["input_dim"])))
-            options = {"return_sequences": layer["return_sequences"]} if layer["type"] == "LSTM" else {}
-            model.add(getattr(keras.layers, layer["type"])(layer["units"], **options))
-        namespace[name] = model
-        return Probe.snapshot(name)
+    def install_reference(name: str, layers_json: str) -> Callable:
+        """Bind `name` to the reference model made of `layers`; answers its snapshot."""
+        return _asker("install_reference", name, layers_json)
 
 
 def probe_expression(call: str) -> str:
@@ -94,7 +110,97 @@ def probe_expression(call: str) -> str:
             f"if c.__module__ == {__name__!r} and c.__qualname__ == 'Probe'][0].{call}")
 
 
-def _runtime_keras():
+# --- the grader's end ---------------------------------------------------------------------------
+
+class ProbeChannel:
+    """The grader's end of one kernel's probe. The first request (Probe.install, sent before any
+    student code) hands the kernel the session key; every request carries a fresh nonce, and only
+    an answer signed with the key over that nonce is read."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key or secrets.token_hex(32)
+        self._key_sent = False
+
+    def request(self, expression: str) -> tuple[str, str]:
+        """The user expression that asks `expression` with a fresh nonce, and the nonce."""
+        nonce = secrets.token_hex(16)
+        arguments = repr(nonce) if self._key_sent else f"{self.key!r}, {nonce!r}"
+        self._key_sent = True
+        return f"({expression})({arguments})", nonce
+
+    def open(self, content: object, nonce: str) -> dict:
+        """The probe's data in an execute reply's content, or {"probe_error": why}."""
+        result = _field(_field(content, "user_expressions"), "probe")
+        if _field(result, "status") != "ok":
+            error = f"{_field(result, 'ename') or 'Error'}: {_field(result, 'evalue') or ''}"
+            return {"probe_error": error[:TEXT_CHARS]}
+        text = _field(_field(result, "data"), "text/plain")
+        mac, _, body = text.partition(" ") if isinstance(text, str) else ("", "", "")
+        signed = hmac.digest(self.key.encode(), _bytes(body), "sha256").hex().encode()
+        if not hmac.compare_digest(_bytes(mac), signed):
+            return {"probe_error": "the probe's answer was not signed by the probe: its channel was tampered with"}
+        answer = json.loads(body)
+        if answer.get("nonce") != nonce or not isinstance(answer.get("data"), dict):
+            return {"probe_error": "the probe's answer was not for this request"}
+        return answer["data"]
+
+
+def reply_size(value: object, cap: int) -> int:
+    """Roughly how many bytes a decoded JSON `value` holds, counted no further than past `cap`."""
+    size, pending = 0, [value]
+    while pending and size <= cap:
+        item = pending.pop()
+        if isinstance(item, str):
+            size += len(item)
+        elif isinstance(item, (dict, list)):
+            size += 2 + len(item)
+            if size <= cap:
+                pending.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
+        else:
+            size += 8
+    return size
+
+
+def _field(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+# --- in the kernel: installing ------------------------------------------------------------------
+
+def _start(key: str, nonce: str) -> JsonText:
+    """Capture the real Keras and seal the probe: once, before any student code runs."""
+    global _ANSWER
+    if _ANSWER is not None:
+        raise RuntimeError("the probe is installed already")
+    sealed = _seal(_capture())
+    sealed["_SIGN"] = sealed["_signer"](key.encode())
+    sealed["_record_summary_calls"]()
+    _ANSWER = sealed["_answer"]
+    return _ANSWER("runtime", (), nonce)
+
+
+def _capture() -> dict:
+    """The real objects the probe works with, from the Keras this kernel runs."""
+    keras = _runtime_keras()
+    if keras.__name__ == "tf_keras":
+        import tensorflow
+        variables = (tensorflow.Variable,)
+    else:
+        variables = (keras.Variable,)
+    layer_types = {}
+    for value in vars(keras.layers).values():
+        if isinstance(value, type) and issubclass(value, keras.layers.Layer):
+            layer_types.setdefault(id(value), (value, value.__name__))
+    return {"_MODEL": keras.Model, "_SEQUENTIAL": keras.Sequential, "_INPUT": keras.Input,
+            "_VARIABLES": variables, "_LAYER_TYPES": layer_types, "_USER_NS": get_ipython().user_ns,
+            "_SUMMARY_CALLS": [], "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__}}
+
+
+def _runtime_keras() -> ModuleType:
     if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
         import tf_keras as keras
     else:
@@ -102,106 +208,232 @@ def _runtime_keras():
     return keras
 
 
-def _model_keras(model):
-    package = type(model).__module__.split(".")[0]
-    module = sys.modules.get(package)
-    return module if package in ("keras", "tf_keras") and hasattr(module, "Sequential") else None
+def _seal(captured: dict) -> dict:
+    """A private copy of this module's globals and of the builtins, holding `captured`, with every
+    function of the module rebound to it: names rebound later on the module or on builtins no
+    longer reach the probe."""
+    module = globals()
+    sealed = {**module, **captured, "__builtins__": dict(vars(builtins))}
+    for name, value in module.items():
+        if isinstance(value, FunctionType) and value.__globals__ is module:
+            sealed[name] = FunctionType(value.__code__, sealed, name, value.__defaults__, value.__closure__)
+    return sealed
 
 
-def _record_summary_calls(model_class):
-    original = model_class.summary
-    if getattr(original, "_records_calls", False):
-        return
+def _signer(key: bytes) -> Callable:
+    """`sign(nonce, data)`: the answer's text; the key lives in this closure only."""
+    def sign(nonce: str, data: dict) -> JsonText:
+        body = _encode({"nonce": _text(nonce), "data": data})
+        return JsonText(_hmac_digest(key, body.encode(), "sha256").hex() + " " + body)
+    return sign
+
+
+def _record_summary_calls() -> None:
+    """Wrap the real `Model.summary`: a call counts once the real method returned on a real model."""
+    original, calls = _MODEL.summary, _SUMMARY_CALLS
 
     @functools.wraps(original)
     def summary(self, *args, **kwargs):
-        _summary_calls.append(id(self))
-        return original(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        if _derives(self, _MODEL) and id(self) not in calls and len(calls) < MAX_SUMMARY_CALLS:
+            calls.append(id(self))
+        return result
 
-    summary._records_calls = True
-    model_class.summary = summary
+    _MODEL.summary = summary
 
 
-def _describe_model(model):
-    layers = _attempt(lambda: list(model.layers))
+# --- in the kernel: answering (sealed) -----------------------------------------------------------
+
+def _asker(request: str, *args: str) -> Callable:
+    answer = _ANSWER
+    return lambda nonce: answer(request, args, nonce)
+
+
+def _answer(request: str, args: tuple, nonce: str) -> JsonText:
+    """The signed answer to one of the grader's requests."""
+    if type(nonce) is not str:
+        raise TypeError("a nonce is text")
+    handlers = {"runtime": lambda: _RUNTIME, "snapshot": _snapshot, "install_reference": _install_reference}
+    return _SIGN(nonce, handlers[request](*args))
+
+
+def _snapshot(name: str) -> dict:
+    defined = name in _USER_NS
+    calls = _SUMMARY_CALLS[:]
+    del _SUMMARY_CALLS[:]
+    return {"defined": defined, "model": _describe_model(_USER_NS[name]) if defined else None,
+            "summary_calls": calls}
+
+
+def _install_reference(name: str, layers_json: str) -> dict:
+    model = _SEQUENTIAL()
+    for index, layer in enumerate(_SCAN_JSON(layers_json, 0)[0]):
+        if index == 0:
+            model.add(_INPUT(shape=(None, layer["input_dim"])))
+        options = {"return_sequences": layer["return_sequences"]} if layer["type"] == "LSTM" else {}
+        model.add(_layer_class(layer["type"])(layer["units"], **options))
+    _USER_NS[name] = model
+    return _snapshot(name)
+
+
+def _layer_class(name: str) -> type:
+    return next(cls for cls, type_name in _LAYER_TYPES.values() if type_name == name)
+
+
+def _describe_model(model: object) -> dict:
+    keras_model = _derives(model, _MODEL)
+    layers = _attempt(lambda: _first(model.layers, MAX_LAYERS)) if keras_model else None
     return {
         "id": id(model),
         "class": _class_path(model),
-        "mro": _mro(model),
-        "built": bool(_attempt(lambda: model.built)),
-        "input_shape": _shape(_attempt(lambda: model.input_shape)),
+        "keras_model": keras_model,
+        "built": keras_model and _attempt(lambda: model.built) is True,
+        "input_shape": _shape(_attempt(lambda: model.input_shape)) if keras_model else None,
         "layers": [_describe_layer(layer) for layer in layers or []],
     }
 
 
-def _describe_layer(layer):
-    own, cell = _own(layer), _own(_own(layer).get("cell"))
+def _describe_layer(layer: object) -> dict:
+    keras_type = _keras_type(layer)
+    described = {"id": id(layer), "name": _text(_attempt(lambda: layer.name)), "class": _class_path(layer),
+                 "keras_type": keras_type}
+    if keras_type is None:  # not a Keras layer: nothing it says of itself counts
+        return described
+    own = _own(layer)
+    cell = _own(own.get("cell")) if _keras_type(own.get("cell")) is not None else {}
     return {
-        "id": id(layer),
-        "name": _attempt(lambda: str(layer.name)),
-        "class": _class_path(layer),
-        "mro": _mro(layer),
+        **described,
         "units": _integer(own.get("units", cell.get("units"))),
         "return_sequences": _boolean(own.get("return_sequences")),
         "use_bias": _boolean(own.get("use_bias", cell.get("use_bias"))),
         "declared_input_shape": _declared_input_shape(own),
         "built": own.get("built") is True,
         "weight_shapes": _weight_shapes(own, cell),
-        "count_params": _attempt(lambda: int(layer.count_params())),
-        "output_shape": _shape(_attempt(lambda: layer.output.shape) or _attempt(lambda: layer.output_shape)),
+        "count_params": _integer(_attempt(lambda: layer.count_params())),
+        "output_shape": _output_shape(layer),
     }
 
 
-def _own(obj):
+def _derives(obj: object, cls: type) -> bool:
+    """Is `cls` in the real MRO of obj's type? By identity: no name, `__class__` or ABC registry."""
+    for klass in _MRO(type(obj)):
+        if klass is cls:
+            return True
+    return False
+
+
+def _keras_type(obj: object) -> str | None:
+    """The name of the captured Keras layer class nearest obj's type in its real MRO, if any."""
+    for klass in _MRO(type(obj)):
+        entry = _LAYER_TYPES.get(id(klass))
+        if entry is not None and entry[0] is klass:
+            return entry[1]
+    return None
+
+
+def _is_variable(value: object) -> bool:
+    for variable in _VARIABLES:
+        if _derives(value, variable):
+            return True
+    return False
+
+
+def _own(obj: object) -> dict:
     """An object's instance attributes, untouched by properties patched on its class."""
-    if obj is None:
-        return {}
-    return _attempt(lambda: dict(vars(obj))) or {}
+    own = _attempt(lambda: vars(obj))
+    return own if type(own) is dict else {}
 
 
-def _weight_shapes(*attribute_sets):
-    """Shapes of the variables a layer (and its cell) hold as attributes of their own."""
-    seen, shapes = set(), []
+def _weight_shapes(*attribute_sets: dict) -> list:
+    """Shapes of the real variables a layer (and its cell) hold as attributes of their own."""
+    seen, shapes = [], []
     for attributes in attribute_sets:
-        for value in attributes.values():
-            if id(value) not in seen and any(cls.__name__ == "Variable" for cls in type(value).__mro__):
-                seen.add(id(value))
+        for value in list(attributes.values()):
+            if len(shapes) < MAX_WEIGHTS and _is_variable(value) and id(value) not in seen:
+                seen.append(id(value))
                 shapes.append(_shape(_attempt(lambda: value.shape)))
     return shapes
 
 
-def _declared_input_shape(own):
+def _declared_input_shape(own: dict) -> list | None:
     batch_shape = own.get("_batch_input_shape")
     if batch_shape is not None:
         return _shape(batch_shape)
     shape = own.get("_input_shape_arg")
-    return _shape((None, *shape)) if isinstance(shape, (tuple, list)) else None
+    dims = _attempt(lambda: _first(shape, MAX_DIMS)) if isinstance(shape, (tuple, list)) else None
+    return _shape([None, *dims]) if dims is not None else None
 
 
-def _integer(value):
-    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+def _output_shape(layer: object) -> list | None:
+    """The shape of the layer's output tensor, else the one it declares (tf_keras)."""
+    shape = _attempt(lambda: layer.output.shape)
+    if _attempt(lambda: bool(shape)) is not True:
+        shape = _attempt(lambda: layer.output_shape)
+    return _shape(shape)
 
 
-def _boolean(value):
-    return bool(value) if isinstance(value, (bool, numbers.Integral)) else None
-
-
-def _shape(shape):
-    try:
-        return [None if dim is None else int(dim) for dim in shape]
-    except Exception:
+def _shape(shape: object) -> list | None:
+    """At most MAX_DIMS dimensions, each an int or None; None for anything else."""
+    dims = _attempt(lambda: _first(shape, MAX_DIMS + 1))
+    if dims is None or len(dims) > MAX_DIMS:
         return None
+    result = []
+    for dim in dims:
+        value = None if dim is None else _integer(dim)
+        if dim is not None and value is None:
+            return None
+        result.append(value)
+    return result
 
 
-def _class_path(obj):
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+def _first(iterable: Iterable, count: int) -> list:
+    items = []
+    for item in iterable:
+        if len(items) == count:
+            break
+        items.append(item)
+    return items
 
 
-def _mro(obj):
-    return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(obj).__mro__]
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, _INTEGRAL):
+        return None
+    number = _attempt(lambda: int(value))
+    return number if type(number) is int and -_INT_BOUND < number < _INT_BOUND else None
 
 
-def _attempt(read):
+def _boolean(value: object) -> bool | None:
+    return _attempt(lambda: bool(value)) if isinstance(value, (bool, _INTEGRAL)) else None
+
+
+def _text(value: object) -> str | None:
+    """`value` as text of at most TEXT_CHARS characters, or None."""
+    text = None if value is None else _attempt(lambda: str.__str__(str(value)))
+    return None if text is None else text[:TEXT_CHARS]
+
+
+def _class_path(obj: object) -> str | None:
+    return _text(_attempt(lambda: f"{type(obj).__module__}.{type(obj).__qualname__}"))
+
+
+def _encode(value: object) -> str:
+    """JSON text of plain data, built only from exact builtin types; anything else is null."""
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return _quote(value)
+    if kind is list:
+        return "[" + ",".join([_encode(item) for item in value]) + "]"
+    if kind is dict:
+        return "{" + ",".join([_quote(key) + ":" + _encode(item) for key, item in value.items()
+                               if type(key) is str]) + "}"
+    return "null"
+
+
+def _attempt(read: Callable) -> Any:
     try:
         return read()
     except Exception:

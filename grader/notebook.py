@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import stat
 import warnings
+from itertools import accumulate, repeat
 from pathlib import Path
 
 import nbformat
@@ -13,7 +16,15 @@ from nbformat import NotebookNode
 
 from grader.messages import CatalogueError
 
-INPUT_FILES_BYTES = 100 * 1024 * 1024  # at most this much of the student's files is copied
+MiB = 1024 * 1024
+NOTEBOOK_SUFFIX = ".ipynb"
+NOTEBOOK_BYTES = 16 * MiB  # a larger notebook is not read: unreadable, "too_big"
+JSON_DEPTH = 200  # arrays and objects nested deeper are not parsed: unreadable, "too_deep"
+INPUT_FILES_BYTES = 100 * MiB  # at most this much of the student's files is copied
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # minus 1: +1 opens, -1 closes
 
 
 class UnreadableNotebook(CatalogueError):
@@ -23,21 +34,57 @@ class UnreadableNotebook(CatalogueError):
 
 
 def read_notebook(path: str | Path) -> NotebookNode:
+    return parse_notebook(read_notebook_bytes(path), path)
+
+
+def read_notebook_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most NOTEBOOK_BYTES, read without blocking on a FIFO."""
     path = Path(path)
-    if not path.exists():
-        raise UnreadableNotebook(path, "missing")
-    if not path.is_file():
-        raise UnreadableNotebook(path, "not_file")
     try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise UnreadableNotebook(path, "missing") from None
+    except OSError as error:
+        raise UnreadableNotebook(path, "cannot_read", error=error.strerror or type(error).__name__) from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableNotebook(path, "not_file")
+        if info.st_size > NOTEBOOK_BYTES:
+            raise UnreadableNotebook(path, "too_big", limit=f"{NOTEBOOK_BYTES // MiB} MiB")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(NOTEBOOK_BYTES + 1)
+    except OSError as error:
+        raise UnreadableNotebook(path, "cannot_read", error=error.strerror or type(error).__name__) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > NOTEBOOK_BYTES:  # it grew since fstat
+        raise UnreadableNotebook(path, "too_big", limit=f"{NOTEBOOK_BYTES // MiB} MiB")
+    return data
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in the JSON `text`, found without parsing it (strings skipped)."""
+    steps = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii").translate(_BRACKET_STEPS)
+    return max(accumulate(map(int.__sub__, steps, repeat(1))), default=0)
+
+
+def parse_notebook(raw_bytes: bytes, path: str | Path) -> NotebookNode:
+    """A notebook from its bytes, or UnreadableNotebook saying why not; `path` names it in the reason."""
+    try:
+        raw = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
         raise UnreadableNotebook(path, "not_text", error=error.__class__.__name__) from None
     if not raw.strip():
         raise UnreadableNotebook(path, "empty")
+    if json_depth(raw) > JSON_DEPTH:
+        raise UnreadableNotebook(path, "too_deep", limit=JSON_DEPTH)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
         raise UnreadableNotebook(path, "not_json", line=error.lineno, column=error.colno) from None
+    except RecursionError:  # cannot happen below JSON_DEPTH; never let it end a batch
+        raise UnreadableNotebook(path, "too_deep", limit=JSON_DEPTH) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise UnreadableNotebook(path, "not_notebook")
     try:
@@ -63,7 +110,8 @@ def notebook_texts(nb: NotebookNode) -> list[str]:
 
 def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BYTES) -> list[tuple[Path, str]]:
     """Files beside the notebook that its code names in a string ("data.csv", "data/x.npy"),
-    as (source, relative name) pairs to copy into the kernel's working directory."""
+    as (source, relative name) pairs to copy into the kernel's working directory. Never a
+    notebook: in a class folder, another `.ipynb` is a classmate's answer."""
     folder = folder.resolve()
     found: dict[str, Path] = {}
     for cell in nb.cells:
@@ -71,7 +119,8 @@ def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BY
             continue
         for name in _string_literals(cell.source):
             candidate = (folder / name).resolve() if _is_relative_name(name) else None
-            if candidate and candidate.is_relative_to(folder) and candidate.is_file():
+            if candidate and candidate.is_relative_to(folder) and candidate.is_file() \
+                    and candidate.suffix.lower() != NOTEBOOK_SUFFIX:
                 found.setdefault(str(candidate.relative_to(folder)), candidate)
     chosen, total = [], 0
     for name, source in sorted(found.items()):

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from grader import __version__
 from grader.messages import text
 from grader.results import GradeResult
+from grader.safe_write import write_text
 
 _ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -38,9 +39,7 @@ def render_html(result: GradeResult) -> str:
 
 
 def write_html(result: GradeResult, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(render_html(result), encoding="utf-8")
-    return path
+    return write_text(path, render_html(result))
 
 
 def _verdict(result: GradeResult) -> str:

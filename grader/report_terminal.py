@@ -6,13 +6,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.messages import text
+from grader.messages import escape_controls, text
 from grader.results import GradeResult, StepResult
 
 
 def print_result(result: GradeResult, console: Console) -> None:
+    """The table; every text from the notebook (its name, errors, notes) with control characters escaped."""
     lang = result.lang
-    table = Table(title=Text(result.notebook), title_justify="left")
+    table = Table(title=Text(escape_controls(result.notebook)), title_justify="left")
     table.add_column(text("terminal.step", lang))
     table.add_column(text("terminal.points", lang), justify="right")
     table.add_column(text("terminal.result", lang))
@@ -20,7 +21,7 @@ def print_result(result: GradeResult, console: Console) -> None:
         table.add_row(Text(f"{number}. {step.title}"), f"{step.score}/{step.max_score}", _reason(step, lang))
     console.print(table)
     for note in result.notes:
-        console.print(Text(f"• {note}"))
+        console.print(Text(f"• {escape_controls(note)}"))
     total = text("terminal.total", lang)
     keras = text("terminal.keras", lang)
     status = text("terminal.status", lang)
@@ -32,4 +33,4 @@ def print_result(result: GradeResult, console: Console) -> None:
 def _reason(step: StepResult, lang: str) -> Text:
     if step.passed:
         return Text("✓ " + text("terminal.passed", lang), style="green")
-    return Text(f"✗ {step.reason or text('terminal.failed', lang)}", style="red")
+    return Text(f"✗ {escape_controls(step.reason or text('terminal.failed', lang))}", style="red")

@@ -1,19 +1,52 @@
-"""The results model: one plain data structure that every report reads and none recomputes."""
+"""The results model: one plain data structure that every report reads and none recomputes.
+
+What a result stores is bounded whatever the notebook holds: each text (code, outputs, errors,
+messages) at STORED_CHARS characters, each list (errors, layers, notes, checks) at STORED_ITEMS
+items, with a visible TRUNCATED marker where something was cut. Every result is capped as it is
+built, so no report, JSON file or gradebook row can grow with a 200 MB cell.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Every status a result can have: graded; a limit that ended the notebook; a dead kernel; a file
-# that could not be read; in batch mode, a failure of the grader itself.
+# that could not be read; in batch mode, a failure of the grader itself; a notebook whose own run
+# and clean replay disagree as no honest notebook does (grader/replay.py).
 STATUSES = ("graded", "timeout", "memory_limit", "cpu_limit", "file_size_limit", "process_limit",
-            "output_limit", "kernel_died", "unreadable", "error")
+            "output_limit", "kernel_died", "unreadable", "error", "tampered")
+STORED_CHARS = 20_000
+STORED_ITEMS = 200
+TRUNCATED = "… (truncated)"
+
+
+def cap_text(value: str) -> str:
+    """`value`, or its first STORED_CHARS characters and the TRUNCATED marker; capping twice changes nothing."""
+    return value if len(value) <= STORED_CHARS else f"{value[:STORED_CHARS]}\n{TRUNCATED}"
+
+
+def _cap(value: Any) -> Any:
+    if isinstance(value, str):
+        return cap_text(value)
+    if not isinstance(value, list):
+        return value
+    kept = [_cap(item) for item in value[:STORED_ITEMS]]
+    texts = all(isinstance(item, str) for item in value)
+    return kept + [TRUNCATED] if len(value) > STORED_ITEMS and texts else kept
+
+
+class _Capped:
+    """A part of a result whose text and list fields are capped when it is made."""
+
+    def __post_init__(self) -> None:
+        for name in (item.name for item in fields(self)):
+            setattr(self, name, _cap(getattr(self, name)))
 
 
 @dataclass
-class CheckResult:
+class CheckResult(_Capped):
     name: str
     expected: Any
     actual: Any
@@ -23,14 +56,14 @@ class CheckResult:
 
 
 @dataclass
-class StepResult:
+class StepResult(_Capped):
     id: str
     title: str
     score: int
     max_score: int
     passed: bool
     checks: list[CheckResult]
-    judged_on: str  # "notebook", "rerun" (its code on correct earlier steps), "final_model", "none"
+    judged_on: str  # "notebook", "rerun" (its code on correct earlier steps), "replay", "final_model", "none"
     notes: list[str] = field(default_factory=list)
     hint: str = ""
     code: str = ""
@@ -39,7 +72,7 @@ class StepResult:
 
 
 @dataclass
-class LayerResult:
+class LayerResult(_Capped):
     index: int
     name: str
     type: str
@@ -51,7 +84,7 @@ class LayerResult:
 
 
 @dataclass
-class LayerView:
+class LayerView(_Capped):
     type: str
     units: int | None
     return_sequences: bool | None
@@ -60,7 +93,7 @@ class LayerView:
 
 
 @dataclass
-class NetworkRow:
+class NetworkRow(_Capped):
     """One row of the student's network drawn beside the expected one."""
 
     step: str | None
@@ -70,7 +103,7 @@ class NetworkRow:
 
 
 @dataclass
-class ErrorResult:
+class ErrorResult(_Capped):
     cell: int
     step: str | None
     ename: str
@@ -79,7 +112,7 @@ class ErrorResult:
 
 
 @dataclass
-class GradeResult:
+class GradeResult(_Capped):
     notebook: str
     exercise: str
     exercise_title: str
@@ -96,6 +129,11 @@ class GradeResult:
     summary_text: str = ""
     expected_summary: str = ""
     network: list[NetworkRow] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if any(len(items) > STORED_ITEMS for items in (self.layers, self.errors, self.network)):
+            self.notes = [*self.notes, TRUNCATED]
+        super().__post_init__()
 
     @property
     def full_marks(self) -> bool:

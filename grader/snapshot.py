@@ -1,18 +1,19 @@
-"""The probe's JSON answer, read into typed data. Every field is validated; a wrong type is None."""
+"""The probe's answer, read into typed data. Every field is validated; a wrong type is None.
+
+Whether an object is a Keras model, and which Keras layer class a layer is, the probe decides by
+identity with the real classes in the kernel; names and module strings count for nothing here."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-_KERAS_PACKAGES = ("keras.", "tf_keras.")
-
 
 @dataclass(frozen=True)
 class LayerState:
     id: int
     name: str
-    keras_type: str | None  # the Keras class this layer is, or derives from: "LSTM", "Dense", ...
+    keras_type: str | None  # the real Keras class this layer is, or derives from: "LSTM", "Dense", ...
     class_path: str
     units: int | None
     return_sequences: bool | None
@@ -64,10 +65,9 @@ def parse_snapshot(data: dict) -> Snapshot:
 
 
 def _model(data: dict) -> ModelState:
-    mro = _strings(data.get("mro"))
     return ModelState(
         id=_int(data.get("id")) or 0,
-        is_keras_model=any(path.startswith(_KERAS_PACKAGES) and path.endswith(".Model") for path in mro),
+        is_keras_model=data.get("keras_model") is True,
         built=data.get("built") is True,
         input_shape=_shape(data.get("input_shape")),
         layers=tuple(_layer(layer) for layer in data.get("layers", []) if isinstance(layer, dict)),
@@ -81,7 +81,7 @@ def _layer(data: dict) -> LayerState:
     return LayerState(
         id=_int(data.get("id")) or 0,
         name=str(data.get("name") or "?"),
-        keras_type=_keras_type(_strings(data.get("mro"))),
+        keras_type=_str(data.get("keras_type")),
         class_path=str(data.get("class") or "?"),
         units=_int(data.get("units")),
         return_sequences=_bool(data.get("return_sequences")),
@@ -94,21 +94,14 @@ def _layer(data: dict) -> LayerState:
     )
 
 
-def _keras_type(mro: list[str]) -> str | None:
-    for path in mro:
-        if path.startswith(_KERAS_PACKAGES):
-            return path.rsplit(".", 1)[-1]
-    return None
+def _str(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _shape(value) -> tuple[int | None, ...] | None:
     if not isinstance(value, list) or not all(dim is None or _is_int(dim) for dim in value):
         return None
     return tuple(value)
-
-
-def _strings(value) -> list[str]:
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _is_int(value) -> bool:

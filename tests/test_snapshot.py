@@ -4,8 +4,7 @@ from grader.snapshot import parse_snapshot
 
 
 def lstm(**changes) -> dict:
-    data = {"id": 7, "name": "lstm", "class": "mine.MyLSTM",
-            "mro": ["mine.MyLSTM", "keras.src.layers.rnn.lstm.LSTM", "builtins.object"],
+    data = {"id": 7, "name": "lstm", "class": "mine.MyLSTM", "keras_type": "LSTM",
             "units": 50, "return_sequences": True, "use_bias": True, "declared_input_shape": [None, None, 1],
             "built": True, "weight_shapes": [[1, 200], [50, 200], [200]], "count_params": 1,
             "output_shape": [None, None, 50]}
@@ -14,11 +13,11 @@ def lstm(**changes) -> dict:
 
 def model(layers) -> dict:
     return {"defined": True, "summary_calls": [3], "model": {
-        "id": 3, "mro": ["keras.src.models.sequential.Sequential", "keras.src.models.model.Model"],
+        "id": 3, "class": "keras.src.models.sequential.Sequential", "keras_model": True,
         "built": True, "input_shape": [None, None, 1], "layers": layers}}
 
 
-def test_a_subclass_of_a_keras_layer_is_that_layer_and_weights_are_counted():
+def test_the_probes_keras_type_is_kept_and_weights_are_counted():
     snapshot = parse_snapshot(model([lstm()]))
     layer = snapshot.layers[0]
     assert (layer.keras_type, layer.weight_params, layer.count_params) == ("LSTM", 10400, 1)
@@ -32,9 +31,12 @@ def test_fields_of_the_wrong_type_become_unknown():
     assert (layer.units, layer.return_sequences, layer.output_shape, layer.weight_params) == (None, None, None, None)
 
 
-def test_a_non_keras_object_is_not_a_model():
-    data = {"defined": True, "model": {"id": 1, "mro": ["builtins.int", "builtins.object"], "layers": []}}
-    assert not parse_snapshot(data).model.is_keras_model
+def test_only_the_probes_verdict_makes_a_keras_model_or_layer():
+    data = {"defined": True, "model": {"id": 1, "class": "keras.src.models.model.Model", "layers": [
+        {"id": 2, "class": "keras.src.layers.rnn.lstm.LSTM", "mro": ["keras.src.layers.rnn.lstm.LSTM"]}],
+        "mro": ["keras.src.models.sequential.Sequential", "keras.src.models.model.Model"]}}
+    snapshot = parse_snapshot(data)
+    assert not snapshot.model.is_keras_model and snapshot.layers[0].keras_type is None
 
 
 def test_probe_errors_are_kept():

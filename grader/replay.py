@@ -1,0 +1,178 @@
+"""The clean replay: the score comes from each step's code run again where nothing else ran.
+
+After the notebook's own run (and after its kernel is gone), the statements that build the model,
+with the definitions they read and the imports (grader/slicing.py), run again in a fresh kernel
+with the notebook's options: in notebook order, each statement once. Before a step's code runs,
+the replay looks at the model it has so far: when every earlier step built what the spec expects,
+the step runs on that model; else on the reference model of the earlier steps, installed first.
+Nothing ever runs twice, so code that behaves differently the second time gains nothing. Each
+step is judged with the notebook's own checks (StepJudge).
+
+How the two verdicts make the score (`confirm`):
+
+- A step scores only when the notebook's run and the replay both pass it. The replay can take
+  points away, never give them.
+- A step that passed in the notebook's run and failed in the replay is reported as the replay
+  judged it. The result is `tampered` when no honest notebook does that: the replay raised no error
+  the notebook's run did not raise (the same code, built something else), or raised a SyntaxError
+  the notebook's run did not (the notebook's kernel ran other text than the notebook holds, as an
+  input transformer makes it do). It is also `tampered` when the notebook's final model is not the
+  one the replay built, though the replay ran every step on the student's own model and raised no
+  new error.
+- A step the replay failed because it raised another new error (a name or file the notebook made
+  in a way the slice cannot see: code run with exec, a file written by an earlier cell) or was
+  stopped by a limit scores 0 as well, but is not called tampering: the step and the result say
+  what happened, so that an instructor can review it. Falling back to the notebook's verdict
+  there would let a notebook forge its run and break its replay on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from grader.execute import CellRun, ErrorInfo, KernelSession, LimitReached
+from grader.grading import Evidence, StepJudge
+from grader.messages import text
+from grader.results import StepResult
+from grader.slicing import Part
+from grader.snapshot import EMPTY, Snapshot
+from grader.spec import ExerciseSpec, StepSpec
+from grader.steps import StepMap
+
+SYNTAX_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError"})
+TAMPERED = "tampered"
+
+
+@dataclass
+class Replay:
+    steps: list[StepResult] = field(default_factory=list)
+    status: str = "graded"  # or the limit that stopped the replay
+    on_reference: bool = False  # some step ran on the reference model of the steps before it
+    runs: list[CellRun] = field(default_factory=list)
+    errors: dict[str, list[ErrorInfo]] = field(default_factory=dict)  # per judged step: the errors up to it
+
+
+@dataclass
+class Confirmation:
+    steps: list[StepResult]
+    tampered: bool
+    notes: list[str]
+
+
+async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: StepMap, parts: list[Part],
+                          lang: str) -> Replay:
+    """Run `parts` in `kernel`, a fresh session, and judge each step on what they did."""
+    replayer = _Replayer(spec, step_map, lang)
+    try:
+        async with kernel as session:
+            await replayer.run(session, parts)
+    except LimitReached as limit:
+        replayer.replay.status = limit.status
+    return await replayer.result()
+
+
+class _Replayer:
+    def __init__(self, spec: ExerciseSpec, step_map: StepMap, lang: str) -> None:
+        self.spec, self.step_map, self.lang = spec, step_map, lang
+        self.judge = StepJudge(spec, step_map, [], None, lang)
+        self.replay = Replay()
+        self.results: dict[str, StepResult] = {}
+        self.current: Snapshot = EMPTY
+
+    async def run(self, session: KernelSession, parts: list[Part]) -> None:
+        steps = {step.id: step for step in self.spec.steps} if self.step_map.confident else {}
+        last = {part.step_id: index for index, part in enumerate(parts)}
+        opened: dict[str, Evidence] = {}
+        for index, part in enumerate(parts):
+            step = steps.get(part.step_id)
+            if step and step.id not in opened:
+                opened[step.id] = Evidence(await self._before(session, step), EMPTY, [], "replay")
+            if part.source:
+                run = await session.run(part.source, part.cell_index)
+                self.replay.runs.append(run)
+                self.current = run.snapshot or self.current
+                if step:
+                    opened[step.id].runs.append(run)
+            if step and last[step.id] == index:
+                self._judge(step, opened[step.id])
+
+    async def _before(self, session: KernelSession, step: StepSpec) -> Snapshot:
+        """The model the step's code starts from: the replay's own, or the reference when an
+        earlier step went wrong."""
+        if not self.judge.prefix_ok(step, self.current):
+            layers = [layer.as_probe_data() for layer in self.spec.layers_before(step)]
+            self.current = await session.install_reference(layers)
+            self.replay.on_reference = True
+        return self.current
+
+    def _judge(self, step: StepSpec, evidence: Evidence) -> None:
+        evidence.after = (evidence.runs[-1].snapshot or EMPTY) if evidence.runs else evidence.before
+        self.results[step.id] = self.judge.judge_replayed(step, evidence)
+        self.replay.errors[step.id] = [run.error for run in self.replay.runs if run.error]
+
+    async def result(self) -> Replay:
+        if self.step_map.confident:
+            self.replay.steps = [self.results.get(step.id) or self.judge.judge_replayed(step, None)
+                                 for step in self.spec.steps]
+            return self.replay
+        judge = StepJudge(self.spec, self.step_map, self.replay.runs, None, self.lang)
+        self.replay.steps = await judge.judge_all()
+        if self.replay.status == "graded":
+            errors = [run.error for run in self.replay.runs if run.error]
+            self.replay.errors = {step.id: errors for step in self.spec.steps}
+        return self.replay
+
+
+def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun], status: str, replay: Replay,
+            lang: str) -> Confirmation:
+    """The notebook's verdicts, confirmed or overturned by the replay's (see the module's doc)."""
+    seen = {run.error.ename for run in runs if run.error}
+    steps, forged, missed = [], [], []
+    for step, mine, again in zip(spec.steps, notebook, replay.steps):
+        if not mine.passed or again.passed:
+            steps.append(mine)
+            continue
+        cause = _honest_cause(step, replay, seen, lang)
+        (forged if cause is None else missed).append(str(step.number))
+        steps.append(_overturned(again, cause or text("note.replay_failed", lang), lang))
+    model_differs = not forged and not missed and _final_model_differs(runs, status, replay, seen)
+    notes = []
+    if forged or model_differs:
+        what = text("note.tampered_steps", lang, steps=", ".join(forged)) if forged else \
+            text("note.tampered_model", lang)
+        notes.append(text("note.tampered", lang, what=what))
+    if missed:
+        notes.append(text("note.replay_missed", lang, steps=", ".join(missed)))
+    return Confirmation(steps, bool(forged) or model_differs, notes)
+
+
+def _honest_cause(step: StepSpec, replay: Replay, seen: set[str], lang: str) -> str | None:
+    """Why an honest notebook could pass this step in its own run and fail it in the replay, as
+    the step's note; None when no honest notebook could."""
+    if step.id not in replay.errors:
+        return text("note.replay_stopped", lang, status=text(f"report.status_{replay.status}", lang)) \
+            if replay.status != "graded" else None
+    new = [error for error in replay.errors[step.id] if error.ename not in seen]
+    if not new or any(error.ename in SYNTAX_ERRORS for error in new):
+        return None
+    first = f"{new[0].ename}: {new[0].evalue}".splitlines()[0][:160]
+    return text("note.replay_error", lang, error=first)
+
+
+def _overturned(result: StepResult, note: str, lang: str) -> StepResult:
+    return replace(result, notes=[note, *result.notes], reason=text("note.replay_reason", lang, reason=result.reason))
+
+
+def _final_model_differs(runs: list[CellRun], status: str, replay: Replay, seen: set[str]) -> bool:
+    """Is the notebook's final model not the replay's, where the replay should have built the same?"""
+    if status != "graded" or replay.status != "graded" or replay.on_reference:
+        return False
+    if any(run.error and run.error.ename not in seen for run in replay.runs):
+        return False
+    return _signature(runs) != _signature(replay.runs)
+
+
+def _signature(runs: list[CellRun]) -> list[tuple]:
+    final = next((run.snapshot for run in reversed(runs) if run.snapshot and run.snapshot.model), None)
+    return [(layer.keras_type or layer.class_path, layer.units, layer.return_sequences)
+            for layer in (final.layers if final else ())]

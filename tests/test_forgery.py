@@ -1,0 +1,218 @@
+"""Forged verdicts: notebooks that try to score without building the network, run in real kernels
+through the real grader. Each attack must fail while honest notebooks keep their exact scores; and
+no probe reply may grow with what the notebook holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import grade as grade_module
+from grader.execute import KernelSession
+from grader.sandbox import Limits
+from tests.notebooks import IMPORTS, KERAS2, KERAS3, write_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = replace(Limits(), cell_seconds=30, notebook_seconds=120)
+FULL, NOTHING = [20] * 5, [0] * 5
+
+# Plain classes that claim to be Keras through their names and module strings, and variables that
+# are anything with a `.shape`.
+FAKE_LAYERS = '''
+class Variable:
+    __module__ = "keras.src.backend"
+    def __init__(self, *shape):
+        self.shape = shape
+
+class _Output:
+    def __init__(self, shape):
+        self.shape = shape
+
+class LSTM:
+    __module__ = "keras.src.layers.rnn.lstm"
+    def __init__(self, units, return_sequences=False):
+        self.name, self.units, self.return_sequences, self.use_bias = "lstm", units, return_sequences, True
+    def build(self, inputs):
+        u = self.units
+        if inputs == 1:
+            self._input_shape_arg = (None, 1)
+        self.kernel, self.recurrent_kernel, self.bias = Variable(inputs, 4 * u), Variable(u, 4 * u), Variable(4 * u)
+        self.built, self.output = True, _Output((None, None, u) if self.return_sequences else (None, u))
+
+class Dense:
+    __module__ = "keras.src.layers.core.dense"
+    def __init__(self, units):
+        self.name, self.units, self.use_bias = "dense", units, True
+    def build(self, inputs):
+        self.kernel, self.bias = Variable(inputs, self.units), Variable(self.units)
+        self.built, self.output = True, _Output((None, self.units))
+'''
+
+FAKE_MODEL = '''
+class Model:
+    __module__ = "keras.src.models.model"
+
+class Sequential(Model):
+    __module__ = "keras.src.models.sequential"
+    def __init__(self):
+        self.layers, self.built, self.input_shape = [], True, (None, None, 1)
+    def add(self, layer):
+        layer.build(self.layers[-1].units if self.layers else 1)
+        self.layers.append(layer)
+'''
+
+# Fake layers slipped into a real Keras model, past `add`'s own checks.
+INTO_REAL_MODEL = '''
+def add(layer):
+    known = [known for known in model.layers if hasattr(known, "units")]
+    layer.build(known[-1].units if known else 1)
+    model._layers.append(layer)
+'''
+
+# The real Model.summary called on a fake model: it raises, but the call was made.
+SUMMARY_ON_A_FAKE = '''model = type("Sequential", (), {"__module__": "keras.src.models.sequential"})()
+try:
+    keras.Model.summary(model)
+except Exception:
+    pass
+print('Model: "sequential"\\nTotal params: 583,110 (2.22 MB)')'''
+
+STEPS_ON_FAKES = ["model.add(LSTM(100, return_sequences=True))", "model.add(LSTM(300))",
+                  "model.add(Dense(100))\nmodel.add(Dense(10))"]
+
+# Replaces the probe's channel: every answer is rewritten to describe the whole expected network
+# as it grows, in the probe's old format and in the signed one (keeping the signature). An input
+# transformer turns the template's `<None>` cells into code that runs, the last one printing a
+# summary's text.
+FORGED_CHANNEL = r'''import json
+from IPython import get_ipython
+
+_shell, _seen = get_ipython(), []
+_real = _shell.user_expressions
+_LAYERS = [("LSTM", 50, 1, True), ("LSTM", 100, 50, True), ("LSTM", 300, 100, False),
+           ("Dense", 100, 300, None), ("Dense", 10, 100, None)]
+
+def _layer(index, kind, units, inputs, sequences):
+    path = "keras.src.layers.rnn.lstm.LSTM" if kind == "LSTM" else "keras.src.layers.core.dense.Dense"
+    weights = [[inputs, 4 * units], [units, 4 * units], [4 * units]] if kind == "LSTM" else [[inputs, units], [units]]
+    return {"id": 1000 + index, "name": kind.lower(), "class": path, "mro": [path], "keras_type": kind,
+            "units": units, "return_sequences": sequences, "use_bias": True, "built": True,
+            "declared_input_shape": [None, None, 1] if index == 0 else None, "weight_shapes": weights,
+            "count_params": None, "output_shape": [None, None, units] if sequences else [None, units]}
+
+def _model():
+    count = [0, 1, 2, 3, 5, 5][len(_seen)]
+    sequential = "keras.src.models.sequential.Sequential"
+    return {"id": 999, "class": sequential, "mro": [sequential, "keras.src.models.model.Model"],
+            "keras_model": True, "built": True, "input_shape": [None, None, 1],
+            "layers": [_layer(index, *_LAYERS[index]) for index in range(count)]}
+
+def _forge(text):
+    mac, _, body = ("", "", text) if text.startswith("{") else text.partition(" ")
+    answer = json.loads(body)
+    data = answer.get("data", answer)
+    if "model" in data:
+        data.update(defined=True, model=_model(), summary_calls=[999] if len(_seen) == 5 else [])
+    body = json.dumps(answer)
+    return f"{mac} {body}" if mac else body
+
+def _user_expressions(expressions):
+    replies = _real(expressions)
+    for reply in replies.values():
+        if reply.get("status") == "ok":
+            reply["data"]["text/plain"] = _forge(reply["data"]["text/plain"])
+    return replies
+
+def _rewrite(lines):
+    if not any("<None>" in line for line in lines):
+        return lines
+    if lines not in _seen:  # IPython transforms a cell more than once
+        _seen.append(lines)
+    return ['print("Model: \\"sequential\\"\\nTotal params: 583,110")\n' if len(_seen) == 5 else "pass\n"]
+
+_shell.user_expressions = _user_expressions
+_shell.input_transformers_cleanup.append(_rewrite)
+'''
+
+HUGE_NAME = 50 * 2**20
+
+
+@pytest.fixture
+def probe_answers(monkeypatch) -> list[dict]:
+    """Every answer the grader accepted from a probe, as it came."""
+    answers: list[dict] = []
+    probe = KernelSession._probe
+
+    async def recorded(self, expression: str) -> dict:
+        answers.append(await probe(self, expression))
+        return answers[-1]
+
+    monkeypatch.setattr(KernelSession, "_probe", recorded)
+    return answers
+
+
+def grade(path: Path):
+    return grade_module.grade_notebook(path, lang="en", keras="auto", limits=FAST)
+
+
+def scores(result) -> list[int]:
+    return [step.score for step in result.steps]
+
+
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory) -> dict[str, list[int]]:
+    """The course's answer (tf-keras) and a Keras 3 answer, graded beside the attacks."""
+    folder = tmp_path_factory.mktemp("honest")
+    return {name: scores(grade(write_notebook(folder, sources, name=f"{name}.ipynb")))
+            for name, sources in (("keras2", KERAS2), ("keras3", KERAS3))}
+
+
+def test_honest_answers_keep_full_marks(honest):
+    assert honest == {"keras2": FULL, "keras3": FULL}
+
+
+def test_plain_classes_named_like_keras_are_no_model_and_no_layers(tmp_path, honest):
+    step1 = "from tensorflow import keras\n" + FAKE_LAYERS + FAKE_MODEL + (
+        "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True))")
+    result = grade(write_notebook(tmp_path, [step1, *STEPS_ON_FAKES, SUMMARY_ON_A_FAKE]))
+    assert (result.status, scores(result)) == ("graded", NOTHING)
+    assert not result.steps[0].checks[0].passed and result.steps[0].checks[0].name == "model"
+    assert honest["keras3"] == FULL
+
+
+def test_fake_layers_and_variables_in_a_real_model_are_no_layers(tmp_path, honest):
+    step1 = IMPORTS + FAKE_LAYERS + INTO_REAL_MODEL + "add(LSTM(50, return_sequences=True))"
+    steps = [source.replace("model.add(", "add(") for source in STEPS_ON_FAKES]
+    result = grade(write_notebook(tmp_path, [step1, *steps, SUMMARY_ON_A_FAKE]))
+    assert (result.status, scores(result)) == ("graded", NOTHING)
+    types = {check.actual for step in result.steps[:4] for check in step.checks if check.name == "type"}
+    assert not types & {"LSTM", "Dense"}
+    assert honest["keras3"] == FULL
+
+
+def test_replaced_probe_channel_and_input_transformer_do_not_forge_the_template(tmp_path, honest,
+                                                                               probe_answers):
+    nb = nbformat.read(ROOT / "exercises" / "lstm_network" / "lstm_network.en.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(FORGED_CHANNEL))
+    path = tmp_path / "template.ipynb"
+    nbformat.write(nb, path)
+    result = grade(path)
+    assert scores(result) == NOTHING
+    forged = [answer for answer in probe_answers if (answer.get("model") or {}).get("id") == 999]
+    assert forged == []
+    assert any("tampered" in answer.get("probe_error", "") for answer in probe_answers)
+    assert honest["keras2"] == FULL
+
+
+def test_a_huge_layer_name_keeps_the_probe_and_the_result_small(tmp_path, honest, probe_answers):
+    step5 = KERAS3[4] + f"\nmodel.layers[0].name = 'x' * {HUGE_NAME}"
+    result = grade(write_notebook(tmp_path, [*KERAS3[:4], step5]))
+    assert (result.status, result.score) == ("graded", 100)
+    assert max(len(json.dumps(answer)) for answer in probe_answers) < 32 * 2**10
+    assert 0 < len(result.layers[0].name) <= 200
+    assert len(result.to_json()) < 200 * 2**10
+    assert honest["keras3"] == FULL

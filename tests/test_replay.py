@@ -1,0 +1,313 @@
+"""The clean replay: what it keeps of a notebook (fast, no kernel), how its verdicts confirm or
+overturn the notebook's (fast), and real notebooks in real kernels: attacks that forge the
+notebook's own run lose their points and are marked `tampered`; honest notebooks keep theirs."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+from markupsafe import escape
+from nbformat.v4 import new_code_cell
+from rich.console import Console
+
+from grader import grade as grade_module
+from grader.execute import CellRun, ErrorInfo
+from grader.messages import text
+from grader.replay import Replay, confirm
+from grader.report_html import render_html
+from grader.report_terminal import print_result
+from grader.results import CheckResult, StepResult
+from grader.slicing import keeps_every_cell, replay_parts
+from grader.spec import load_spec
+from grader.steps import map_steps
+from tests.layers import reference_layers, snapshot
+from tests.notebooks import IMPORTS, KERAS2, KERAS3, make_notebook, replace
+
+SPEC = load_spec()
+
+
+def notebook(sources: list[str], *, prelude: str | None = None, **options) -> nbformat.NotebookNode:
+    """The test notebook of `sources`, with an unmarked code cell `prelude` before step 1."""
+    nb = make_notebook(sources, **options)
+    if prelude is not None:
+        nb.cells.insert(0, new_code_cell(prelude))
+    return nb
+
+
+def kept(sources: list[str], **options) -> dict[str | None, str]:
+    """What the replay runs of each step's code (None: code of no step), joined in order."""
+    nb = notebook(sources, **options)
+    found: dict[str | None, list[str]] = {}
+    for part in replay_parts(nb, SPEC, map_steps(nb, SPEC)):
+        found.setdefault(part.step_id, []).append(part.source)
+    return {step: "\n".join(filter(None, sources)) for step, sources in found.items()}
+
+
+# --- what the replay keeps: no kernel ---
+
+def test_the_reference_answers_are_kept_whole():
+    for answer in (KERAS2, KERAS3):
+        nb = notebook(answer)
+        parts = replay_parts(nb, SPEC, map_steps(nb, SPEC))
+        assert [part.source for part in parts] == answer
+        assert keeps_every_cell(nb, parts)
+
+
+def test_a_flip_flop_counter_is_kept_with_the_layer_it_sizes_but_printing_is_not():
+    step2 = ("runs = globals().get('runs', 0) + 1\nprint('run', runs)\n"
+             "model.add(LSTM(7 if runs == 1 else 100, return_sequences=True))")
+    assert kept(replace(KERAS3, 2, step2))["step2"] == (
+        "runs = globals().get('runs', 0) + 1\nmodel.add(LSTM(7 if runs == 1 else 100, return_sequences=True))")
+
+
+def test_code_that_patches_ipython_is_left_out():
+    prelude = ("def fill(lines):\n    return lines\n"
+               "get_ipython().input_transformers_cleanup.append(fill)\n"
+               "ip = get_ipython()\nip.user_expressions = lambda expressions: {}")
+    step1 = "import builtins\nbuiltins.counter = 0\n" + KERAS3[0]
+    result = kept(replace(KERAS3, 1, step1), prelude=prelude)
+    assert None not in result  # nothing of the prelude
+    assert result["step1"] == "import builtins\n" + KERAS3[0]
+
+
+def test_data_definitions_and_in_place_changes_the_model_reads_are_kept():
+    prelude = ("import numpy as np\nX = np.random.rand(8, 20, 1)\ny = np.random.rand(8, 10)\n"
+               "print(X.shape)\nnp.save('x.npy', X)\ncfg = {}\ncfg['units'] = 100\nother = {}\n"
+               "other['a'] = 1\nlayers = []\nlayers.append(300)\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])")
+    step1 = IMPORTS + "X2 = np.load('x.npy')\nmodel.add(LSTM(input_dim=X2.shape[2], units=50, return_sequences=True))"
+    step2 = "def lstm(units, last=False):\n    return LSTM(units, return_sequences=not last)\nmodel.add(lstm(cfg['units']))"
+    step3 = "%%time\nmodel.add(lstm(layers[0], last=True))"
+    step4 = ("model.add(Dense(100))\nmodel.add(Dense(10))\nmodel.compile(loss='mse')\n"
+             "history = model.fit(X, y)\nplt.plot(history.history['loss'])")
+    result = kept([step1, step2, step3, step4, "model.summary()"], prelude=prelude)
+    assert result[None] == ("import numpy as np\nX = np.random.rand(8, 20, 1)\nnp.save('x.npy', X)\ncfg = {}\n"
+                            "cfg['units'] = 100\nlayers = []\nlayers.append(300)\nimport matplotlib.pyplot as plt")
+    assert result["step1"] == step1
+    assert result["step2"] == step2
+    assert result["step3"] == step3
+    assert result["step4"] == "model.add(Dense(100))\nmodel.add(Dense(10))\nmodel.compile(loss='mse')"
+
+
+def test_a_name_bound_only_after_the_step_is_not_pulled_in():
+    result = kept([KERAS3[0], "model.add(LSTM(units, return_sequences=True))", "units = 100", *KERAS3[2:]])
+    assert "units = 100" not in "\n".join(result.values())
+
+
+def test_aliases_helpers_and_globals_that_build_the_model_are_kept():
+    step1 = (IMPORTS.replace("model=Sequential()", "net = Sequential()") +
+             "net.add(keras.Input(shape=(None, 1)))\nnet.add(LSTM(50, return_sequences=True))\nmodel = net")
+    step2 = "def add(m, units):\n    m.add(LSTM(units, return_sequences=True))\nadd(model, 100)"
+    step3 = "def bump():\n    global size\n    size = 300\nbump()\nprint('three')\nmodel.add(LSTM(size))"
+    result = kept([step1, step2, step3, *KERAS3[3:]])
+    assert result["step1"] == step1
+    assert result["step2"] == step2
+    assert result["step3"] == "def bump():\n    global size\n    size = 300\nbump()\nmodel.add(LSTM(size))"
+
+
+def test_a_step_cell_that_does_not_parse_is_kept_whole_and_other_code_is_not():
+    result = kept(["model.add(<None>)", *KERAS3[1:]], prelude="print(<None>)")
+    assert None not in result
+    assert result["step1"] == "model.add(<None>)"
+
+
+def test_one_cell_with_every_step_is_replayed_step_by_step():
+    code = "\n".join(KERAS3).replace("model.summary()", "print('done')\nmodel.summary()")
+    result = kept([code], marked=False, headings=False)
+    assert result == {f"step{n}": source for n, source in enumerate(KERAS3, start=1)}
+
+
+# --- how the replay confirms the notebook's verdicts: no kernel ---
+
+def verdict(step: int, passed: bool, judged_on: str = "notebook") -> StepResult:
+    points = 20 if passed else 0
+    checks = [CheckResult("units", 50, 50 if passed else 7, passed, "units")]
+    return StepResult(f"step{step}", "t", points, 20, passed, checks, judged_on, reason="" if passed else "units")
+
+
+def verdicts(passed: list[bool], judged_on: str = "notebook") -> list[StepResult]:
+    return [verdict(n, ok, judged_on) for n, ok in enumerate(passed, start=1)]
+
+
+def errors(*names: str) -> list[ErrorInfo]:
+    return [ErrorInfo(name, "boom", "") for name in names]
+
+
+def replayed(passed: list[bool], errors_of: dict[str, list[ErrorInfo]] | None = None, **options) -> Replay:
+    steps = verdicts(passed, "replay")
+    judged = errors_of if errors_of is not None else {step.id: [] for step in steps}
+    return Replay(steps=steps, errors=judged, **options)
+
+
+def scores(steps: list[StepResult]) -> list[int]:
+    return [step.score for step in steps]
+
+
+ALL = [True] * 5
+
+
+def test_a_step_that_only_the_notebook_passes_is_lost_and_tampered():
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replayed([True, False, False, True, True]), "en")
+    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 0, 0, 20, 20], True)
+    assert confirmation.steps[1].judged_on == "replay"
+    assert confirmation.steps[1].notes[0] == text("note.replay_failed", "en")
+    assert confirmation.steps[1].reason == "replay: units"
+    assert confirmation.notes == [text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="2, 3"))]
+
+
+def test_the_replay_never_gives_points_the_notebook_did_not_earn():
+    confirmation = confirm(SPEC, verdicts([True, False, True, True, True]), [], "timeout", replayed(ALL), "en")
+    assert (scores(confirmation.steps), confirmation.tampered, confirmation.notes) == ([20, 0, 20, 20, 20], False, [])
+    assert confirmation.steps[1].judged_on == "notebook"
+
+
+def test_a_new_error_in_the_replay_costs_the_step_but_is_not_tampering():
+    errors_of = {f"step{n}": errors("NameError") if n >= 3 else [] for n in range(1, 6)}
+    replay = replayed([True, True, False, True, True], errors_of)
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
+    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 20, 0, 20, 20], False)
+    assert confirmation.steps[2].notes[0] == text("note.replay_error", "en", error="NameError: boom")
+    assert confirmation.notes == [text("note.replay_missed", "en", steps="3")]
+
+
+def test_an_error_the_notebook_raised_too_explains_nothing():
+    errors_of = {step.id: errors("ValueError") for step in SPEC.steps}
+    notebook_runs = [CellRun(1, "x", error=errors("ValueError")[0])]
+    confirmation = confirm(SPEC, verdicts(ALL), notebook_runs, "graded",
+                           replayed([False, *ALL[1:]], errors_of), "en")
+    assert confirmation.tampered
+
+
+def test_a_syntax_error_only_the_replay_raised_is_tampering():
+    errors_of = {step.id: errors("SyntaxError") for step in SPEC.steps}
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replayed([False] * 5, errors_of), "en")
+    assert (confirmation.tampered, scores(confirmation.steps)) == (True, [0] * 5)
+
+
+def test_steps_a_limit_kept_the_replay_from_judging_are_lost_without_tampering():
+    errors_of = {"step1": [], "step2": []}
+    replay = replayed([True, True, False, False, False], errors_of, status="timeout")
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
+    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 20, 0, 0, 0], False)
+    assert confirmation.steps[4].notes[0] == text("note.replay_stopped", "en", status=text("report.status_timeout", "en"))
+
+
+def model_runs(units: list[int]) -> list[CellRun]:
+    layers = reference_layers()
+    changed = [dataclasses.replace(layer, units=n) for layer, n in zip(layers, units)]
+    return [CellRun(1, "x", snapshot=snapshot(changed))]
+
+
+def test_a_final_model_the_replay_does_not_build_is_tampering():
+    right, wrong = [50, 100, 300, 100, 10], [64, 7, 8, 9, 11]
+    same = confirm(SPEC, verdicts(ALL), model_runs(right), "graded", replayed(ALL, runs=model_runs(right)), "en")
+    assert not same.tampered
+    differs = confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", replayed(ALL, runs=model_runs(right)), "en")
+    assert differs.tampered and scores(differs.steps) == [20] * 5
+    assert differs.notes == [text("note.tampered", "en", what=text("note.tampered_model", "en"))]
+    on_reference = replayed(ALL, runs=model_runs(right), on_reference=True)
+    assert not confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", on_reference, "en").tampered
+
+
+# --- real notebooks in real kernels ---
+
+def grade(tmp_path: Path, nb: nbformat.NotebookNode):
+    path = tmp_path / "student.ipynb"
+    nbformat.write(nb, path)
+    return grade_module.grade_notebook(path, lang="en")
+
+
+@pytest.fixture
+def replays(monkeypatch) -> list[int]:
+    """Counts the replays; and replays every notebook, even one whose own run already was a clean replay."""
+    count: list[int] = []
+    original = grade_module.replay_notebook
+
+    async def counted(*args, **kwargs):
+        count.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(grade_module, "replay_notebook", counted)
+    monkeypatch.setattr(grade_module, "keeps_every_cell", lambda nb, parts: False)
+    return count
+
+
+def flip_flop(step: int, source: str) -> str:
+    """`source` whose `WRONG` conditions hold the first time the cell runs, and never again."""
+    return f"runs_{step} = globals().get('runs_{step}', 0) + 1\n" + source.replace("WRONG", f"runs_{step} == 1")
+
+
+FLIP_FLOP = [
+    IMPORTS + "model.add(keras.Input(shape=(None, 1)))\nmodel.add(LSTM(64, return_sequences=True))",
+    flip_flop(2, "model.add(LSTM(7 if WRONG else 100, return_sequences=True))"),
+    flip_flop(3, "model.add(LSTM(8 if WRONG else 300))"),
+    flip_flop(4, "model.add(Dense(9 if WRONG else 100))\nmodel.add(Dense(11 if WRONG else 10))"),
+    "model.summary()",
+]
+
+
+def test_a_notebook_that_builds_the_right_layers_only_when_run_again_does_not_score_80(tmp_path):
+    result = grade(tmp_path, notebook(FLIP_FLOP))
+    assert [layer.units for layer in result.layers] == [64, 7, 8, 9, 11]  # every layer wrong
+    assert (result.score, result.status) == (20, "tampered")  # its own run showed 80
+    assert [step.judged_on for step in result.steps] == ["notebook", "replay", "replay", "replay", "notebook"]
+    note = text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="2, 3, 4"))
+    assert note in result.notes
+    html = render_html(result)
+    assert escape(text("report.status_tampered", "en")) in html and escape(text("report.tampered", "en")) in html
+    console = Console(record=True, width=400)
+    print_result(result, console)
+    terminal = console.export_text()
+    assert "Status: tampered" in terminal and "Instructor: please review" in terminal
+
+
+TEMPLATE = [IMPORTS + "<None>", "model.add(<None>)", "<None>", "model.add(<None>)\nmodel.add(<None>)", "model.<None>()"]
+TRANSFORMER = f"""_answers = {dict(zip([cell.strip() for cell in TEMPLATE], KERAS3))!r}
+def _fill(lines):
+    answer = _answers.get("".join(lines).strip())
+    return lines if answer is None else (answer + "\\n").splitlines(keepends=True)
+get_ipython().input_transformers_cleanup.append(_fill)
+"""
+
+
+def test_an_input_transformer_that_fills_in_the_template_is_found_out(tmp_path):
+    result = grade(tmp_path, notebook(TEMPLATE, prelude=TRANSFORMER))
+    assert [layer.units for layer in result.layers] == [50, 100, 300, 100, 10]  # its own run looked perfect
+    assert (result.score, result.status) == (0, "tampered")
+    assert all(step.error and step.error.startswith("SyntaxError") for step in result.steps)
+
+
+def test_the_honest_reference_answer_is_replayed_to_full_marks(tmp_path, replays):
+    result = grade(tmp_path, notebook(KERAS3))
+    assert (result.score, result.status, result.notes) == (100, "graded", [])
+    assert replays == [1]
+
+
+DATA = ("import numpy as np\nX = np.random.rand(16, 20, 1).astype('float32')\n"
+        "y = np.random.rand(16, 10).astype('float32')\nprint(X.shape, y.shape)\n"
+        "np.save('train_x.npy', X)\ncfg = {'first': 50}\ncfg['second'] = 100")
+DATA_ANSWER = [
+    IMPORTS + "X_train = np.load('train_x.npy')\n"
+              "model.add(LSTM(input_dim=X_train.shape[2], units=cfg['first'], return_sequences=True))",
+    "def lstm(units, last=False):\n    return LSTM(units, return_sequences=not last)\nmodel.add(lstm(cfg['second']))",
+    "model.add(lstm(300, last=True))",
+    "model.add(Dense(100))\nmodel.add(Dense(10))\nmodel.compile(optimizer='adam', loss='mse')\n"
+    "history = model.fit(X, y, epochs=1, verbose=0)\nprint(len(history.history['loss']))",
+    "model.summary()",
+]
+
+
+def test_an_honest_notebook_that_makes_its_data_in_an_earlier_cell_keeps_full_marks(tmp_path, replays):
+    result = grade(tmp_path, notebook(DATA_ANSWER, prelude=DATA))
+    assert (result.score, result.status, result.keras[0]) == (100, "graded", "2")
+    assert result.notes == [text("note.keras2", "en")]
+    assert replays == [1]
+
+
+def test_an_honest_notebook_with_one_wrong_step_keeps_its_exact_score(tmp_path, replays):
+    result = grade(tmp_path, notebook(replace(KERAS3, 3, "model.add(LSTM(300, return_sequences=True))")))
+    assert ([step.score for step in result.steps], result.status, result.notes) == ([20, 20, 0, 20, 20], "graded", [])
+    assert [step.judged_on for step in result.steps] == ["notebook", "notebook", "notebook", "rerun", "notebook"]
+    assert replays == [1]
