@@ -162,8 +162,8 @@ def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
             "--size", str(limits.tmpfs_bytes), "--tmpfs", "/dev/shm"]
-    for path in _read_only_paths():
-        args += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
+    for source, target in _read_only_paths():
+        args += ["--ro-bind", source, target] if not os.path.islink(source) else ["--symlink", os.readlink(source), target]
     package = Path(__file__).resolve().parent
     for name in KERNEL_SIDE_MODULES:
         args += ["--ro-bind", str(package / name), f"{JAIL_PYTHONPATH}/grader/{name}"]
@@ -175,14 +175,17 @@ def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
     return [*args, "--"]
 
 
-def _read_only_paths() -> list[str]:
-    """The system and the Python installation, and nothing else of the host."""
+def _read_only_paths() -> list[tuple[str, str]]:
+    """The system and the Python installation, and nothing else of the host: (host path, jail path).
+    A venv reached through a symbolic link appears at both its paths, as the kernel's command names it."""
     paths = ["/usr", *(p for p in ("/bin", "/sbin", "/lib", "/lib32", "/lib64") if os.path.lexists(p))]
     paths += [p for p in _ETC_FILES if os.path.exists(p)]
-    for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}:
-        if not prefix.startswith("/usr/"):
-            paths.append(prefix)
-    return paths
+    pairs = [(path, path) for path in paths]
+    for prefix in dict.fromkeys([sys.base_prefix, sys.prefix]):
+        real = os.path.realpath(prefix)
+        if not real.startswith("/usr/"):
+            pairs += [(real, target) for target in dict.fromkeys([real, os.path.abspath(prefix)])]
+    return pairs
 
 
 def jail_environment(jail: Jail, extra: dict[str, str]) -> dict[str, str]:

@@ -4,7 +4,10 @@ no probe reply may grow with what the notebook holds."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import nbformat
 import pytest
 
 from grader import grade as grade_module
-from grader.execute import KernelSession
+from grader import kernel_probe
+from grader.execute import KernelSession, LimitReached
+from grader.kernel_probe import ProbeChannel
 from grader.sandbox import Limits
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, write_notebook
 
@@ -65,8 +70,19 @@ class Sequential(Model):
         self.layers.append(layer)
 '''
 
-# Fake layers slipped into a real Keras model, past `add`'s own checks.
+# Fake layers slipped into a real Keras model, past `add`'s own checks; they claim a Keras class
+# through `__class__`, and the probe's own names are rebound to say yes to everything.
 INTO_REAL_MODEL = '''
+import grader.kernel_probe as probe
+probe._derives, probe._is_variable = (lambda obj, cls: True), (lambda value: True)
+probe._keras_type = lambda obj: type(obj).__name__
+
+class LSTM(LSTM):
+    __class__ = property(lambda self: keras.layers.LSTM)
+
+class Dense(Dense):
+    __class__ = property(lambda self: keras.layers.Dense)
+
 def add(layer):
     known = [known for known in model.layers if hasattr(known, "units")]
     layer.build(known[-1].units if known else 1)
@@ -139,6 +155,7 @@ _shell.input_transformers_cleanup.append(_rewrite)
 '''
 
 HUGE_NAME = 50 * 2**20
+KEY = "the session key"
 
 
 @pytest.fixture
@@ -179,7 +196,7 @@ def test_plain_classes_named_like_keras_are_no_model_and_no_layers(tmp_path, hon
     step1 = "from tensorflow import keras\n" + FAKE_LAYERS + FAKE_MODEL + (
         "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True))")
     result = grade(write_notebook(tmp_path, [step1, *STEPS_ON_FAKES, SUMMARY_ON_A_FAKE]))
-    assert (result.status, scores(result)) == ("graded", NOTHING)
+    assert (result.status, scores(result), result.errors) == ("graded", NOTHING, [])
     assert not result.steps[0].checks[0].passed and result.steps[0].checks[0].name == "model"
     assert honest["keras3"] == FULL
 
@@ -188,7 +205,7 @@ def test_fake_layers_and_variables_in_a_real_model_are_no_layers(tmp_path, hones
     step1 = IMPORTS + FAKE_LAYERS + INTO_REAL_MODEL + "add(LSTM(50, return_sequences=True))"
     steps = [source.replace("model.add(", "add(") for source in STEPS_ON_FAKES]
     result = grade(write_notebook(tmp_path, [step1, *steps, SUMMARY_ON_A_FAKE]))
-    assert (result.status, scores(result)) == ("graded", NOTHING)
+    assert (result.status, scores(result), result.errors) == ("graded", NOTHING, [])
     types = {check.actual for step in result.steps[:4] for check in step.checks if check.name == "type"}
     assert not types & {"LSTM", "Dense"}
     assert honest["keras3"] == FULL
@@ -216,3 +233,99 @@ def test_a_huge_layer_name_keeps_the_probe_and_the_result_small(tmp_path, honest
     assert 0 < len(result.layers[0].name) <= 200
     assert len(result.to_json()) < 200 * 2**10
     assert honest["keras3"] == FULL
+
+
+# --- the channel's ends, without a kernel ---
+
+def test_only_the_first_request_hands_over_the_key():
+    channel = ProbeChannel()
+    install, first = channel.request("Probe.install()")
+    snapshot, second = channel.request("Probe.snapshot('model')")
+    assert install == f"(Probe.install())({channel.key!r}, {first!r})"
+    assert snapshot == f"(Probe.snapshot('model'))({second!r})" and channel.key not in snapshot
+    assert first != second
+
+
+def reply(text: object, status: str = "ok") -> dict:
+    return {"user_expressions": {"probe": {"status": status, "data": {"text/plain": text}}}}
+
+
+def signed(key: str, nonce: str, data: dict) -> str:
+    return repr(kernel_probe._signer(key.encode())(nonce, data))
+
+
+def test_a_signed_answer_for_this_request_is_read():
+    channel = ProbeChannel()
+    data = {"defined": True, "model": None, "summary_calls": [1], "text": "Ω \u2028 \"quoted\""}
+    assert channel.open(reply(signed(channel.key, "n1", data)), "n1") == data
+
+
+@pytest.mark.parametrize("answer", [
+    signed("another session's key", "n1", {"defined": True}),  # signed, by someone else
+    signed(KEY, "n0", {"defined": True}),  # an old answer, replayed
+    signed(KEY, "n1", {"defined": False}).replace("false", "true "),  # altered after signing
+    '{"defined": true, "model": null}',  # the probe's old, unsigned format
+    "x" * 64 + ' {"nonce": "n1", "data": {}}',
+    None, 42, "",
+])
+def test_any_other_answer_is_a_probe_error(answer):
+    assert set(ProbeChannel(KEY).open(reply(answer), "n1")) == {"probe_error"}
+
+
+@pytest.mark.parametrize("content", [None, [], {"user_expressions": []}, {"user_expressions": {"probe": "x"}},
+                                     {"user_expressions": {"probe": {"status": "ok"}}}])
+def test_malformed_replies_are_probe_errors(content):
+    assert set(ProbeChannel(KEY).open(content, "n1")) == {"probe_error"}
+
+
+def test_an_error_reply_is_reported_in_a_few_words():
+    content = {"user_expressions": {"probe": {"status": "error", "ename": "E" * 10**6, "evalue": "v" * 10**6}}}
+    assert len(ProbeChannel(KEY).open(content, "n1")["probe_error"]) <= kernel_probe.TEXT_CHARS
+
+
+def test_reply_size_counts_every_string_and_stops_past_its_cap():
+    assert 5000 < kernel_probe.reply_size(reply("x" * 5000), 10**6) < 5100
+    assert kernel_probe.reply_size({"a": ["x" * 100] * 10**6}, 10**4) > 10**4  # known before walking them
+
+
+class _Client:
+    """nbclient as `_probe` sees it, answering every request with `text`."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.output_seen, self.timeout = text, 0, 0
+        self.kc = self
+
+    def execute(self, *args, **kwargs) -> str:
+        return "msg"
+
+    async def async_wait_for_reply(self, msg_id: str) -> dict:
+        return {"content": reply(self.text)}
+
+
+def probe_with_reply(text: str) -> KernelSession:
+    session = object.__new__(KernelSession)  # its kernel is the stub: no jail, no process
+    session.limits, session._deadline, session._client = Limits(), time.monotonic() + 60, _Client(text)
+    return session
+
+
+def test_a_reply_past_the_bound_is_refused_and_counts_against_the_output_limit():
+    session = probe_with_reply("x" * (3 * 2**19))  # 1.5 MiB: past the reply bound, within the output limit
+    assert asyncio.run(session._probe("Probe.install()")) == {"probe_error": "the probe's answer was too large"}
+    with pytest.raises(LimitReached) as limit:
+        asyncio.run(session._probe("Probe.snapshot('model')"))  # 3 MiB of replies: past the 2 MiB limit
+    assert limit.value.status == "output_limit"
+
+
+def test_a_huge_reply_ends_the_notebook_at_the_output_limit():
+    with pytest.raises(LimitReached) as limit:
+        asyncio.run(probe_with_reply("x" * (300 * 2**20))._probe("Probe.install()"))
+    assert limit.value.status == "output_limit"
+
+
+def test_what_the_probe_reports_is_bounded():
+    assert len(kernel_probe._text("x" * 10**7)) == kernel_probe.TEXT_CHARS
+    assert kernel_probe._shape(itertools.count()) is None  # endless
+    assert kernel_probe._shape([1] * 9) is None and kernel_probe._shape((None, 5, 2**70)) is None
+    assert kernel_probe._shape((None, None, 50)) == [None, None, 50]
+    assert json.loads(kernel_probe._encode({"a": [1, None, True, "é"], "b": object(), 3: "x"})) == {
+        "a": [1, None, True, "é"], "b": None}
