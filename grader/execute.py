@@ -26,13 +26,14 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.kernel_probe import probe_expression
+from grader.kernel_probe import REPLY_BYTES, ProbeChannel, probe_expression, reply_size
 from grader.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
     launcher_environment, open_jail, process_limit_events
 from grader.snapshot import Snapshot, parse_snapshot
 from grader.warm import ForkProvisioner, WarmParent, keras_environment
 
 TRACEBACK_LIMIT = 4000
+START_SECONDS = 60  # a kernel's start, before any of the notebook's code: not the notebook's time
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _OWN_FRAME = ("Cell In", "Input In", "File <ipython-input")  # IPython's names for a cell's frames
 _IPYTHON_CELL_FILE = re.compile(r"\(\d+\.py, line (\d+)\)")  # "(1415344262.py, line 8)" names a temp file
@@ -211,6 +212,7 @@ class KernelSession:
         self._last_reply: dict | None = None
         self._deadline = time.monotonic() + limits.notebook_seconds
         self._forks_refused = process_limit_events(self._jail.cgroups)  # a warm jail's count goes on
+        self._probe_channel = ProbeChannel()
 
     def _fork_from(self, warm: WarmParent) -> None:
         """Have the kernel forked by a warm parent instead of started afresh."""
@@ -235,7 +237,9 @@ class KernelSession:
             await self._client.async_start_new_kernel_client()
             self.isolation = describe_jail(self._jail)
             # Before any student code runs, so a plain import is safe here and only here.
-            info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()")
+            info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()",
+                                     starting=True)
+            self._deadline = time.monotonic() + self.limits.notebook_seconds  # the notebook's time starts now
             self.runtime = KerasRuntime(module=info["keras_module"], version=info["keras_version"])
         except BaseException:
             await self.close()
@@ -337,15 +341,15 @@ class KernelSession:
     async def _keep_reply(self, cell, cell_index, execute_reply) -> None:
         self._last_reply = execute_reply
 
-    async def _probe(self, expression: str) -> dict:
+    async def _probe(self, expression: str, *, starting: bool = False) -> dict:
         """Ask the probe. Its reply counts against the output limit; a reply past REPLY_BYTES, or
-        one not signed for this very request with this session's key, is a probe_error."""
-        from grader.kernel_probe import REPLY_BYTES, ProbeChannel, reply_size
-
-        if not hasattr(self, "_probe_channel"):  # the first probe is Probe.install: it gets the key
-            self._probe_channel = ProbeChannel()
-        request, nonce = self._probe_channel.request(expression)
-        binding = self._set_time_limit()
+        one not signed for this very request with this session's key, is a probe_error. While the
+        kernel is `starting` (the probe's install imports Keras), no limit of the notebook's applies."""
+        request, nonce = self._probe_channel.request(expression)  # the first request carries the key
+        if starting:
+            self._client.timeout, binding = START_SECONDS, "cell"
+        else:
+            binding = self._set_time_limit()
         kc = self._client.kc
         msg_id = kc.execute("", silent=True, store_history=False, user_expressions={"probe": request})
         try:
@@ -353,7 +357,7 @@ class KernelSession:
         except DeadKernelError:
             raise LimitReached(self._death_status(), detail=self._death_signal()) from None
         if reply is None:  # the kernel stopped answering, even to the probe
-            raise LimitReached("timeout", detail=binding)
+            raise LimitReached("process_limit" if self._hit_process_limit() else "timeout", detail=binding)
         size = reply_size(reply.get("content"), self.limits.output_bytes)
         self._client.output_seen += size
         if self._client.output_seen > self.limits.output_bytes:

@@ -18,7 +18,7 @@ from grader.execute import CellRun, KernelSession, LimitReached
 from grader.grading import StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
-from grader.replay import TAMPERED, confirm, replay_notebook
+from grader.replay import TAMPERED, Replay, confirm, replay_notebook
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.sandbox import Limits
 from grader.slicing import Part, keeps_every_cell, replay_parts
@@ -137,8 +137,13 @@ async def _replayed(outcome: Outcome, parts: list[Part], spec: ExerciseSpec, ste
                     limits: Limits, files: list[tuple[Path, str]], lang: str, warm: Warm | None) -> Outcome:
     """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
     after the notebook's is gone, with the same options."""
-    replay = await _in_kernel(lambda kernel: replay_notebook(kernel, spec, step_map, parts, lang),
-                              spec, major, limits, files, lang, warm)
+    def attempt() -> Awaitable[Replay]:
+        return _in_kernel(lambda kernel: replay_notebook(kernel, spec, step_map, parts, lang),
+                          spec, major, limits, files, lang, warm)
+
+    replay = await attempt()
+    if replay.status != "graded":  # a limit stopped it: a busy machine, or code that hangs only here
+        replay = await attempt()
     confirmed = confirm(spec, outcome.steps, outcome.runs, outcome.status, replay, lang)
     return Outcome(keras=outcome.keras, status=TAMPERED if confirmed.tampered else outcome.status,
                    runs=outcome.runs, steps=confirmed.steps, notes=[*outcome.notes, *confirmed.notes])

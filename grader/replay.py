@@ -17,13 +17,17 @@ How the two verdicts make the score (`confirm`):
   the notebook's run did not raise (the same code, built something else), or raised a SyntaxError
   the notebook's run did not (the notebook's kernel ran other text than the notebook holds, as an
   input transformer makes it do). It is also `tampered` when the notebook's final model is not the
-  one the replay built, though the replay ran every step on the student's own model and raised no
-  new error.
+  one the replay built, though the replay ran every step on the student's own model and both
+  raised the same errors.
 - A step the replay failed because it raised another new error (a name or file the notebook made
   in a way the slice cannot see: code run with exec, a file written by an earlier cell) or was
   stopped by a limit scores 0 as well, but is not called tampering: the step and the result say
   what happened, so that an instructor can review it. Falling back to the notebook's verdict
   there would let a notebook forge its run and break its replay on purpose.
+- A replay that a limit stopped is tried once more by the caller (a busy machine is the honest
+  cause; code that hangs only in the replay hangs again). One whose kernel could not start even
+  then (a limit before any of the notebook's code ran) is no evidence either way: the notebook's
+  verdicts stand and a note says they are unconfirmed.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Replay:
     on_reference: bool = False  # some step ran on the reference model of the steps before it
     runs: list[CellRun] = field(default_factory=list)
     errors: dict[str, list[ErrorInfo]] = field(default_factory=dict)  # per judged step: the errors up to it
+    started: bool = False  # the kernel started and the replay ran (or tried to run) code
 
 
 @dataclass
@@ -65,6 +70,7 @@ async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: S
     replayer = _Replayer(spec, step_map, lang)
     try:
         async with kernel as session:
+            replayer.replay.started = True
             await replayer.run(session, parts)
     except LimitReached as limit:
         replayer.replay.status = limit.status
@@ -126,6 +132,9 @@ class _Replayer:
 def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun], status: str, replay: Replay,
             lang: str) -> Confirmation:
     """The notebook's verdicts, confirmed or overturned by the replay's (see the module's doc)."""
+    if not replay.started:
+        limit = text(f"report.status_{replay.status}", lang)
+        return Confirmation(notebook, False, [text("note.replay_unavailable", lang, status=limit)])
     seen = {run.error.ename for run in runs if run.error}
     steps, forged, missed = [], [], []
     for step, mine, again in zip(spec.steps, notebook, replay.steps):
@@ -135,7 +144,7 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
         cause = _honest_cause(step, replay, seen, lang)
         (forged if cause is None else missed).append(str(step.number))
         steps.append(_overturned(again, cause or text("note.replay_failed", lang), lang))
-    model_differs = not forged and not missed and _final_model_differs(runs, status, replay, seen)
+    model_differs = not forged and not missed and _final_model_differs(runs, status, replay)
     notes = []
     if forged or model_differs:
         what = text("note.tampered_steps", lang, steps=", ".join(forged)) if forged else \
@@ -163,13 +172,19 @@ def _overturned(result: StepResult, note: str, lang: str) -> StepResult:
     return replace(result, notes=[note, *result.notes], reason=text("note.replay_reason", lang, reason=result.reason))
 
 
-def _final_model_differs(runs: list[CellRun], status: str, replay: Replay, seen: set[str]) -> bool:
-    """Is the notebook's final model not the replay's, where the replay should have built the same?"""
+def _final_model_differs(runs: list[CellRun], status: str, replay: Replay) -> bool:
+    """Is the notebook's final model not the replay's, where the replay should have built the same:
+    both complete, the replay on the student's own model, and the same errors raised (an error in a
+    statement the replay leaves out stops the rest of its cell in the notebook only)?"""
     if status != "graded" or replay.status != "graded" or replay.on_reference:
         return False
-    if any(run.error and run.error.ename not in seen for run in replay.runs):
+    if _error_names(runs) != _error_names(replay.runs):
         return False
     return _signature(runs) != _signature(replay.runs)
+
+
+def _error_names(runs: list[CellRun]) -> list[str]:
+    return [run.error.ename for run in runs if run.error]
 
 
 def _signature(runs: list[CellRun]) -> list[tuple]:

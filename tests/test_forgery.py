@@ -164,8 +164,8 @@ def probe_answers(monkeypatch) -> list[dict]:
     answers: list[dict] = []
     probe = KernelSession._probe
 
-    async def recorded(self, expression: str) -> dict:
-        answers.append(await probe(self, expression))
+    async def recorded(self, expression: str, **options) -> dict:
+        answers.append(await probe(self, expression, **options))
         return answers[-1]
 
     monkeypatch.setattr(KernelSession, "_probe", recorded)
@@ -305,6 +305,7 @@ class _Client:
 def probe_with_reply(text: str) -> KernelSession:
     session = object.__new__(KernelSession)  # its kernel is the stub: no jail, no process
     session.limits, session._deadline, session._client = Limits(), time.monotonic() + 60, _Client(text)
+    session._probe_channel = ProbeChannel()
     return session
 
 

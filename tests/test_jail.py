@@ -41,7 +41,8 @@ def refused(action):
         return error.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS)
 libc = ctypes.CDLL(None, use_errno=True)
 def visible_files():
-    skip = {'/proc', '/sys', '/dev', '/usr', os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    skip = {'/proc', '/sys', '/dev', '/usr', sys.base_prefix, sys.prefix, os.path.realpath(sys.base_prefix),
+            os.path.realpath(sys.prefix)}
     for top, folders, files in os.walk('/'):
         folders[:] = [f for f in folders if os.path.join(top, f) not in skip]
         yield from (os.path.join(top, f) for f in files)

@@ -78,7 +78,8 @@ def test_data_definitions_and_in_place_changes_the_model_reads_are_kept():
                "print(X.shape)\nnp.save('x.npy', X)\ncfg = {}\ncfg['units'] = 100\nother = {}\n"
                "other['a'] = 1\nlayers = []\nlayers.append(300)\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])")
     step1 = IMPORTS + "X2 = np.load('x.npy')\nmodel.add(LSTM(input_dim=X2.shape[2], units=50, return_sequences=True))"
-    step2 = "def lstm(units, last=False):\n    return LSTM(units, return_sequences=not last)\nmodel.add(lstm(cfg['units']))"
+    step2 = ("def lstm(units, last=False):\n    return LSTM(units, return_sequences=not last)\n"
+             "model.add(lstm(cfg['units']))")
     step3 = "%%time\nmodel.add(lstm(layers[0], last=True))"
     step4 = ("model.add(Dense(100))\nmodel.add(Dense(10))\nmodel.compile(loss='mse')\n"
              "history = model.fit(X, y)\nplt.plot(history.history['loss'])")
@@ -138,7 +139,7 @@ def errors(*names: str) -> list[ErrorInfo]:
 def replayed(passed: list[bool], errors_of: dict[str, list[ErrorInfo]] | None = None, **options) -> Replay:
     steps = verdicts(passed, "replay")
     judged = errors_of if errors_of is not None else {step.id: [] for step in steps}
-    return Replay(steps=steps, errors=judged, **options)
+    return Replay(**{"steps": steps, "errors": judged, "started": True, **options})
 
 
 def scores(steps: list[StepResult]) -> list[int]:
@@ -191,7 +192,15 @@ def test_steps_a_limit_kept_the_replay_from_judging_are_lost_without_tampering()
     replay = replayed([True, True, False, False, False], errors_of, status="timeout")
     confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
     assert (scores(confirmation.steps), confirmation.tampered) == ([20, 20, 0, 0, 0], False)
-    assert confirmation.steps[4].notes[0] == text("note.replay_stopped", "en", status=text("report.status_timeout", "en"))
+    stopped = text("note.replay_stopped", "en", status=text("report.status_timeout", "en"))
+    assert confirmation.steps[4].notes[0] == stopped
+
+
+def test_a_replay_whose_kernel_could_not_start_leaves_the_verdicts_unconfirmed():
+    replay = replayed([False] * 5, {}, status="timeout", started=False)
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
+    assert (scores(confirmation.steps), confirmation.tampered) == ([20] * 5, False)
+    assert confirmation.notes == [text("note.replay_unavailable", "en", status=text("report.status_timeout", "en"))]
 
 
 def model_runs(units: list[int]) -> list[CellRun]:
@@ -209,6 +218,9 @@ def test_a_final_model_the_replay_does_not_build_is_tampering():
     assert differs.notes == [text("note.tampered", "en", what=text("note.tampered_model", "en"))]
     on_reference = replayed(ALL, runs=model_runs(right), on_reference=True)
     assert not confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", on_reference, "en").tampered
+    # a statement the replay leaves out raised in the notebook, and stopped the rest of its cell
+    raised = [*model_runs(wrong), CellRun(2, "input()", error=errors("StdinNotImplementedError")[0])]
+    assert not confirm(SPEC, verdicts(ALL), raised, "graded", replayed(ALL, runs=model_runs(right)), "en").tampered
 
 
 # --- real notebooks in real kernels ---
