@@ -119,6 +119,7 @@ def warm_parent(keras_major: int, limits: Limits) -> WarmParent:
     if parent is None:
         if key in _failed:
             raise WarmUnavailable("the warm parent failed to start before")
+        _close_other_limits(keras_major, limits)
         parent = _parents[key] = WarmParent(keras_major, limits)
     try:
         parent.wait_ready()
@@ -127,6 +128,13 @@ def warm_parent(keras_major: int, limits: Limits) -> WarmParent:
         del _parents[key]
         raise
     return parent
+
+
+def _close_other_limits(keras_major: int, limits: Limits) -> None:
+    """One parent per Keras runtime: a parent made for other limits is closed (a parent holds
+    some 300 MB, and a class is graded under one set of limits)."""
+    for key in [key for key in _parents if key[0] == keras_major and key[1] != limits]:
+        _parents.pop(key).close()
 
 
 def start_warm_parent(keras_major: int, limits: Limits) -> None:

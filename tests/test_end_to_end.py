@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from grader import grade as grade_module
+from grader.warm import Warm
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,7 @@ FULL = [20, 20, 20, 20, 20]
 
 def grade_notebook(path, **options):
     """Grade with English feedback: the test notebooks carry the course's Chinese headings."""
-    return grade_module.grade_notebook(path, **{"lang": "en", **options})
+    return grade_module.grade_notebook(path, **{"lang": "en", "warm": Warm(), **options})
 
 
 def step_scores(result) -> list[int]:

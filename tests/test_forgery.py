@@ -16,6 +16,7 @@ import pytest
 
 from grader import grade as grade_module
 from grader import kernel_probe
+from grader.warm import Warm
 from grader.execute import KernelSession, LimitReached
 from grader.kernel_probe import ProbeChannel
 from grader.sandbox import Limits
@@ -173,7 +174,7 @@ def probe_answers(monkeypatch) -> list[dict]:
 
 
 def grade(path: Path):
-    return grade_module.grade_notebook(path, lang="en", keras="auto", limits=FAST)
+    return grade_module.grade_notebook(path, lang="en", keras="auto", limits=FAST, warm=Warm())
 
 
 def scores(result) -> list[int]:

@@ -44,7 +44,7 @@ def visible_files():
     skip = {'/proc', '/sys', '/dev', '/usr', sys.base_prefix, sys.prefix, os.path.realpath(sys.base_prefix),
             os.path.realpath(sys.prefix)}
     for top, folders, files in os.walk('/'):
-        folders[:] = [f for f in folders if os.path.join(top, f) not in skip]
+        folders[:] = [f for f in folders if os.path.join(top, f) not in skip and f != 'site-packages']
         yield from (os.path.join(top, f) for f in files)
 """
 
@@ -90,12 +90,14 @@ blocked = not found
 """.replace("SECRET", repr(SECRET)),
     # signals at everything it can name: the grader must not be among them
     "signals": REFUSED + """
+import time
 for pid in [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:
     for number in (signal.SIGSTOP, signal.SIGKILL):
         try:
             os.kill(pid, number)
         except OSError:
             pass
+time.sleep(5)  # a warm kernel's jail ends with its parent: within this cell, not the next
 blocked = True
 """,
     # leftovers: a daemon, a full /dev/shm and /tmp, a way out of the cgroup

@@ -11,6 +11,7 @@ import pytest
 
 from grader.grade import grade_notebook
 from grader.report_html import default_report_path, write_html
+from grader.warm import Warm
 from tests.browser import chromium
 from tests.notebooks import KERAS3, replace, write_notebook
 
@@ -36,7 +37,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for name, notebook in notebooks.items():
         for lang in ("en", "zh"):
-            result = grade_notebook(notebook, lang=lang)
+            result = grade_notebook(notebook, lang=lang, warm=Warm())
             paths[f"{name}.{lang}"] = write_html(result, folder / f"{name}.{lang}.html")
     return paths
 
