@@ -121,6 +121,25 @@ def test_dashboard(graded_class):
         assert problems == []
 
 
+def assert_session_ends(session: int, timeout: float = 10.0) -> None:
+    """No process of the killed batch's session (its pool workers, its warm parents) lives on."""
+    def members() -> list[int]:
+        found = []
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                found.append(int(name))
+        return found
+
+    deadline = time.monotonic() + timeout
+    while members() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert members() == []
+
+
 def test_kill_midway_then_resume(tmp_path):
     folder = tmp_path / "class"
     for number in range(10):
@@ -134,8 +153,9 @@ def test_kill_midway_then_resume(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (book.exists() and len(gradebook_rows(book)) >= 3):
         time.sleep(0.2)
-    os.killpg(run.pid, signal.SIGKILL)
+    os.kill(run.pid, signal.SIGKILL)  # the batch process alone: its workers and jails must follow it
     run.wait()
+    assert_session_ends(run.pid)
     with sqlite3.connect(book) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     before = gradebook_rows(book)

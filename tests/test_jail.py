@@ -23,7 +23,7 @@ import pytest
 
 from grader.sandbox import KERNEL_USER, Limits, jail_command, jail_environment, launcher_environment, open_jail, \
     close_jail
-from tests.leftovers import assert_no_jail_left
+from tests.leftovers import assert_no_jail_left, warm_jails
 from tests.notebooks import KERAS2, KERAS3, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +216,7 @@ def test_jail_runs_as_a_user_that_owns_nothing():
         process.wait()
     finally:
         close_jail(jail)
-    assert_no_jail_left({os.getpid()}, timeout=2)
+    assert_no_jail_left({os.getpid()}, timeout=2, keep=warm_jails())
 
 
 def _cmdline(pid: int) -> str:
