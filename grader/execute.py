@@ -269,10 +269,13 @@ class KernelSession:
 
     @staticmethod
     async def _kill_now(provisioner) -> None:
-        """Kill the kernel and see it gone within milliseconds; jupyter_client alone polls every 100 ms."""
+        """Kill the kernel and see it gone within milliseconds; jupyter_client alone polls every 100 ms.
+        Once it is gone, the provisioner lets go of it, so that shutting down sends the dead kernel
+        no interrupt (whose socket would then linger 100 ms)."""
         await provisioner.kill()
         for _ in range(200):
             if await provisioner.poll() is not None:
+                await provisioner.wait()
                 return
             await asyncio.sleep(0.005)
 

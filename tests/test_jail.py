@@ -19,12 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader.sandbox import KERNEL_USER, Limits, jail_command, jail_environment, launcher_environment, open_jail, \
     close_jail
 from tests.leftovers import assert_no_jail_left, warm_jails
 from tests.notebooks import KERAS2, KERAS3, write_notebook
+from tests.test_forgery import FAKE_LAYERS, FAKE_MODEL, FORGED_CHANNEL, HUGE_NAME, STEPS_ON_FAKES, SUMMARY_ON_A_FAKE
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTER = "lstm-grader-tester"
@@ -125,6 +127,14 @@ blocked = denied(250, 0, 0) and denied(321, 0, 0, 0) and denied(298, 0, 0, -1, -
 """,
 }
 HONEST = {"honest3": KERAS3, "honest2": KERAS2}
+# Forged verdicts (tests/test_forgery.py has each alone, with its details): no Keras model at all,
+# a replaced probe channel with an input transformer on the untouched template, a 50 MB layer name.
+FORGERIES = {
+    "fake_keras": ["from tensorflow import keras\n" + FAKE_LAYERS + FAKE_MODEL
+                   + "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True))", *STEPS_ON_FAKES,
+                   SUMMARY_ON_A_FAKE],
+    "huge_name": [*KERAS3[:4], KERAS3[4] + f"\nmodel.layers[0].name = 'x' * {HUGE_NAME}"],
+}
 
 
 def attack_sources(code: str) -> list[str]:
@@ -138,9 +148,13 @@ def make_class(folder: Path, out: Path) -> Path:
         for name_, value in [("CLASS_DIR", class_dir), ("OUT_DIR", out), ("SOURCE", ROOT / "grader" / "grade.py")]:
             code = code.replace(name_, repr(str(value)))
         write_notebook(class_dir / name, attack_sources(code), name=f"{name}.ipynb")
-    for name, sources in HONEST.items():
+    for name, sources in {**HONEST, **FORGERIES}.items():
         (class_dir / name).mkdir(parents=True)
         write_notebook(class_dir / name, sources, name=f"{name}.ipynb")
+    template = nbformat.read(ROOT / "exercises" / "lstm_network" / "lstm_network.en.ipynb", as_version=4)
+    template.cells.insert(0, nbformat.v4.new_code_cell(FORGED_CHANNEL))
+    (class_dir / "forged_channel").mkdir()
+    nbformat.write(template, class_dir / "forged_channel" / "forged_channel.ipynb")
     return class_dir
 
 
@@ -190,11 +204,18 @@ def test_attack_is_refused(graded, attack):
     assert (result["status"], result["score"]) == EXPECTED[attack], [s["reason"] for s in result["steps"]]
 
 
+@pytest.mark.parametrize("forgery, score", [("fake_keras", 0), ("forged_channel", 0), ("huge_name", 100)])
+def test_forged_verdicts_score_what_the_real_model_earns(graded, forgery, score):
+    run, results = graded
+    assert results[forgery]["score"] == score
+    assert len(json.dumps(results[forgery])) < 200 * 2**10  # the huge name stays small
+
+
 def test_honest_classmates_keep_their_scores(graded):
     run, results = graded
     assert {name: (results[name]["status"], results[name]["score"]) for name in HONEST} == {
         "honest3": ("graded", 100), "honest2": ("graded", 100)}
-    assert len(results) == len(ATTACKS) + len(HONEST)
+    assert len(results) == len(ATTACKS) + len(HONEST) + len(FORGERIES) + 1
 
 
 def test_jail_runs_as_a_user_that_owns_nothing():
