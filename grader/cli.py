@@ -26,7 +26,7 @@ from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
 from grader.safe_write import write_text
-from grader.sandbox import Limits, MiB
+from grader.sandbox import JailUnavailable, Limits, MiB, check_jail_tools
 from grader.spec import DEFAULT_EXERCISE
 from grader.submissions import SubmissionError
 
@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     lang = "en" if args.lang == "auto" else args.lang  # until a notebook is read
+    try:
+        check_jail_tools()  # nothing is graded outside a jail
+    except JailUnavailable as error:
+        print(text("cli.no_jail", lang, reason=error), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     if args.gradescope:
         run_gradescope(submission_dir=args.submission_dir, results_path=args.results_path, exercise=args.exercise,
                        keras=args.keras, limits=limits_from(args), lang=args.lang)

@@ -110,7 +110,8 @@ def open_jail(limits: Limits) -> Jail:
 
 
 def check_jail_tools() -> None:
-    if shutil.which("bwrap") is None:
+    """Raise JailUnavailable, with what to do, when this machine cannot make a jail."""
+    if shutil.which("bwrap", path=launcher_environment()["PATH"]) is None:
         raise JailUnavailable("bubblewrap (bwrap) is not installed: run `make install` as root")
     if os.geteuid() == 0:
         _kernel_uid()

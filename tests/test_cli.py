@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from grader import cli, sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,3 +37,10 @@ def test_unknown_option_is_a_usage_error():
     done = grade("x.ipynb", "--keras", "4")
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def test_a_machine_that_cannot_jail_grades_nothing_and_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, path=None: None)  # no bubblewrap
+    assert cli.main([str(ROOT / "solutions/lstm_network/idiomatic_keras3.ipynb"), "--no-report"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "cannot jail students' code" in error and "bubblewrap" in error
