@@ -157,8 +157,10 @@ class QuickReadyClient(AsyncKernelClient):
             except Empty:
                 reply = None
             if reply is not None and reply["msg_type"] == "kernel_info_reply":
-                try:  # IOPub is connected once it delivers anything (ipykernel welcomes subscribers)
-                    await self.iopub_channel.get_msg(timeout=0.2)
+                # IOPub is connected once it delivers anything (ipykernel welcomes subscribers, and
+                # each request publishes the kernel's status): ask again soon rather than wait long.
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.03)
                     self._handle_kernel_info_reply(reply)
                     return
                 except Empty:

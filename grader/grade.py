@@ -15,7 +15,7 @@ from nbformat import NotebookNode
 
 from grader.checks import compare_network, format_shape
 from grader.execute import CellRun, KernelSession, LimitReached
-from grader.grading import StepJudge
+from grader.grading import DEFERRED, StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
 from grader.replay import TAMPERED, Replay, confirm, replay_notebook
@@ -59,9 +59,9 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     step_map = map_steps(nb, spec)
     files = referenced_files(nb, Path(path).parent)
     major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
-    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang, warm))
+    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang, warm, replay))
     if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
-        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm))
+        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm, replay))
         outcome, major = (keras2, 2) if _score(keras2) > _score(outcome) else (outcome, major)
     parts = replay_parts(nb, spec, step_map)
     if replay and _needs_replay(outcome, nb, parts):
@@ -118,19 +118,21 @@ def _warm_parent(warm: Warm | None, major: int, limits: Limits, lang: str) -> Wa
 
 
 async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int, limits: Limits,
-               files: list[tuple[Path, str]], lang: str, warm: Warm | None = None) -> Outcome:
-    return await _in_kernel(lambda kernel: _run_in(kernel, nb, spec, step_map, limits, lang),
+               files: list[tuple[Path, str]], lang: str, warm: Warm | None = None, replay: bool = True) -> Outcome:
+    return await _in_kernel(lambda kernel: _run_in(kernel, nb, spec, step_map, limits, lang, replay),
                             spec, major, limits, files, lang, warm)
 
 
 def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part]) -> bool:
-    """Could the clean replay take points away? Not from a notebook that scored none; nor when the
-    notebook's run already was a clean replay: complete, no step's code run twice, and nothing the
-    replay would leave out (the same code in the same fresh kernel)."""
+    """Does the score need the clean replay? When the notebook's run left steps to it (their
+    earlier steps went wrong); and when it could take points away: not from a notebook that scored
+    none, nor when the notebook's run already was a clean replay: complete, and nothing the replay
+    would leave out (the same code in the same fresh kernel)."""
+    if any(step.judged_on == DEFERRED for step in outcome.steps):
+        return True
     if _score(outcome) == 0:
         return False
-    ran_twice = any(step.judged_on == "rerun" for step in outcome.steps)
-    return outcome.status != "graded" or ran_twice or not keeps_every_cell(nb, parts)
+    return outcome.status != "graded" or not keeps_every_cell(nb, parts)
 
 
 async def _replayed(outcome: Outcome, parts: list[Part], spec: ExerciseSpec, step_map: StepMap, major: int,
@@ -164,7 +166,7 @@ async def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], spec: Exerci
 
 
 async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap,
-                  limits: Limits, lang: str) -> Outcome:
+                  limits: Limits, lang: str, replay: bool) -> Outcome:
     runs: list[CellRun] = []
     outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
     try:
@@ -174,14 +176,14 @@ async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, s
                 _say_once(text("cli.network_open", lang))
             for index, source in code_cells(nb):
                 runs.append(await session.run(source, index))
-            outcome.steps = await StepJudge(spec, step_map, runs, session, lang).judge_all()
+            outcome.steps = await StepJudge(spec, step_map, runs, session, lang, defer_reruns=replay).judge_all()
     except LimitReached as limit:  # the limit ended the notebook; the cell that hit it is kept
         if limit.run is not None:
             runs.append(limit.run)
         outcome.status = limit.status
         outcome.notes.append(_limit_note(limit, limits, lang))
     if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
-        outcome.steps = await StepJudge(spec, step_map, runs, None, lang).judge_all()
+        outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=replay).judge_all()
     return outcome
 
 

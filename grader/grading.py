@@ -1,16 +1,17 @@
 """Fair grading: judge each step on its own code.
 
 A step is judged on the notebook's own run when its code sits in cells of its own and every
-earlier step built what the spec expects. Otherwise its code is run again, in the same kernel,
-on top of the reference model of the steps before it, so that a mistake costs only the step
-that made it. When the code cannot be mapped to steps, the final model is judged as a whole.
+earlier step built what the spec expects. Otherwise its code is run again on top of the
+reference model of the steps before it, so that a mistake costs only the step that made it: by
+the clean replay in a kernel of its own (grader/replay.py; the step is "deferred" here), or, when
+there is no replay, in the same kernel. When the code cannot be mapped to steps, the final model is judged as a whole.
 The same checks judge the clean replay of each step's code in a fresh kernel (grader/replay.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from grader.align import align
 from grader.checks import judge_layers, judge_model_defined, judge_summary, layer_cost
@@ -23,6 +24,7 @@ from grader.steps import StepMap
 
 SUMMARY_MARK = "Total params"
 PLACEHOLDER = "<None>"
+DEFERRED = "deferred"  # judged_on of a step whose verdict the clean replay gives
 
 
 @dataclass
@@ -37,12 +39,15 @@ class Evidence:
 
 class StepJudge:
     def __init__(self, spec: ExerciseSpec, step_map: StepMap, runs: Sequence[CellRun],
-                 session: KernelSession | None, lang: str) -> None:
+                 session: KernelSession | None, lang: str, *, defer_reruns: bool = False) -> None:
         self.spec = spec
         self.step_map = step_map
         self.runs = list(runs)
         self.session = session  # None once the kernel is gone: then no step is re-run
         self.lang = lang
+        # Leave the re-runs to the clean replay (grader/replay.py), which runs each such step on
+        # the reference model in its own kernel anyway: such a step is judged "deferred" here.
+        self.defer_reruns = defer_reruns
 
     async def judge_all(self) -> list[StepResult]:
         if not self.step_map.confident:
@@ -61,15 +66,21 @@ class StepJudge:
         checks = self._checks(step, evidence) if evidence else None
         if checks is not None and (all(c.passed for c in checks) or self._prefix_ok(step, evidence)):
             return self._result(step, checks, evidence, [])
-        if self.session is None:
-            return self._result(step, checks or self._checks(step, None), evidence, [])
+        if self.session is None or self.defer_reruns:
+            result = self._result(step, checks or self._checks(step, None), evidence, [])
+            return replace(result, judged_on=DEFERRED) if self.defer_reruns else result
         rerun = await self._rerun(step)
         rerun_checks = self._checks(step, rerun)
+        return self._result(step, rerun_checks, rerun,
+                            self.rerun_notes(all(c.passed for c in rerun_checks), culprit))
+
+    def rerun_notes(self, passed: bool, culprit: StepSpec | None) -> list[str]:
+        """The notes of a step judged on the reference model of the steps before it."""
         notes = [text("note.rerun_judged", self.lang)]
-        if all(c.passed for c in rerun_checks) and culprit is not None:
+        if passed and culprit is not None:
             notes.append(text("note.carried_error", self.lang, step=culprit.number,
                               title=culprit.title[self.lang]))
-        return self._result(step, rerun_checks, rerun, notes)
+        return notes
 
     def _notebook_evidence(self, step: StepSpec) -> Evidence | None:
         """The model before and after the step's own cells, when those cells hold only this step."""

@@ -10,6 +10,8 @@ step is judged with the notebook's own checks (StepJudge).
 
 How the two verdicts make the score (`confirm`):
 
+- A step the notebook's run could not judge, because an earlier step went wrong there, is left to
+  the replay (`deferred`): the replay's verdict on it, run on correct earlier steps, is the verdict.
 - A step scores only when the notebook's run and the replay both pass it. The replay can take
   points away, never give them.
 - A step that passed in the notebook's run and failed in the replay is reported as the replay
@@ -35,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from grader.execute import CellRun, ErrorInfo, KernelSession, LimitReached
-from grader.grading import Evidence, StepJudge
+from grader.grading import DEFERRED, Evidence, StepJudge
 from grader.messages import text
 from grader.results import StepResult
 from grader.slicing import Part
@@ -138,6 +140,9 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
     seen = {run.error.ename for run in runs if run.error}
     steps, forged, missed = [], [], []
     for step, mine, again in zip(spec.steps, notebook, replay.steps):
+        if mine.judged_on == DEFERRED:
+            steps.append(_deferred(step, again, replay, steps, spec, lang))
+            continue
         if not mine.passed or again.passed:
             steps.append(mine)
             continue
@@ -153,6 +158,19 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
     if missed:
         notes.append(text("note.replay_missed", lang, steps=", ".join(missed)))
     return Confirmation(steps, bool(forged) or model_differs, notes)
+
+
+def _deferred(step: StepSpec, again: StepResult, replay: Replay, earlier: list[StepResult], spec: ExerciseSpec,
+              lang: str) -> StepResult:
+    """The replay's verdict on a step the notebook's run left to it because its earlier steps went
+    wrong there: in the replay, it ran on correct earlier steps (the reference's, or the student's
+    own once they were right)."""
+    if step.id not in replay.errors and replay.status != "graded":
+        stopped = text("note.replay_stopped", lang, status=text(f"report.status_{replay.status}", lang))
+        return _overturned(again, stopped, lang)
+    culprit = next((s for s, result in zip(spec.steps, earlier) if not result.passed), None)
+    notes = StepJudge(spec, None, [], None, lang).rerun_notes(again.passed, culprit)
+    return replace(again, judged_on="rerun", notes=[*notes, *again.notes])
 
 
 def _honest_cause(step: StepSpec, replay: Replay, seen: set[str], lang: str) -> str | None:

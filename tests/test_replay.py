@@ -262,18 +262,13 @@ FLIP_FLOP = [
 
 
 def test_a_notebook_that_builds_the_right_layers_only_when_run_again_does_not_score_80(tmp_path):
+    """Its steps 2-4 follow a wrong step 1, so only the clean replay runs them on correct earlier
+    steps: once, as they first behave. Its own run never gets to show the right layers."""
     result = grade(tmp_path, notebook(FLIP_FLOP))
     assert [layer.units for layer in result.layers] == [64, 7, 8, 9, 11]  # every layer wrong
-    assert (result.score, result.status) == (20, "tampered")  # its own run showed 80
-    assert [step.judged_on for step in result.steps] == ["notebook", "replay", "replay", "replay", "notebook"]
-    note = text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="2, 3, 4"))
-    assert note in result.notes
-    html = render_html(result)
-    assert escape(text("report.status_tampered", "en")) in html and escape(text("report.tampered", "en")) in html
-    console = Console(record=True, width=400)
-    print_result(result, console)
-    terminal = console.export_text()
-    assert "Status: tampered" in terminal and "Instructor: please review" in terminal
+    assert result.score == 20
+    assert [step.judged_on for step in result.steps] == ["notebook", "rerun", "rerun", "rerun", "notebook"]
+    assert [check.actual for check in result.steps[1].checks if check.name == "units"] == [7]
 
 
 TEMPLATE = [IMPORTS + "<None>", "model.add(<None>)", "<None>", "model.add(<None>)\nmodel.add(<None>)", "model.<None>()"]
@@ -290,6 +285,13 @@ def test_an_input_transformer_that_fills_in_the_template_is_found_out(tmp_path):
     assert [layer.units for layer in result.layers] == [50, 100, 300, 100, 10]  # its own run looked perfect
     assert (result.score, result.status) == (0, "tampered")
     assert all(step.error and step.error.startswith("SyntaxError") for step in result.steps)
+    assert text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="1, 2, 3, 4, 5")) in result.notes
+    html = render_html(result)
+    assert escape(text("report.status_tampered", "en")) in html and escape(text("report.tampered", "en")) in html
+    console = Console(record=True, width=400)
+    print_result(result, console)
+    terminal = console.export_text()
+    assert "Status: tampered" in terminal and "Instructor: please review" in terminal
 
 
 def test_the_honest_reference_answer_is_replayed_to_full_marks(tmp_path, replays):
