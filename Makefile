@@ -20,7 +20,7 @@ browser:
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,course]"
 	touch $(STAMP)
 
 # Grades the shipped notebooks: both solutions must score full marks (exit 0) and the

@@ -42,8 +42,11 @@ def shape_matches(expected: Sequence[int | None], actual: Sequence[int | None] |
 
 
 def features_before(layers: Sequence[LayerState], index: int, model_input_dim: int | None) -> int | None:
-    """The feature dimension entering layers[index]: the units of the nearest layer before it that
-    has units (Dropout and the like pass features through), else the model's input dimension."""
+    """The feature dimension entering layers[index]: that of the tensor it is wired to, when
+    known; else the units of the nearest layer before it that has units (Dropout and the like
+    pass features through), else the model's input dimension."""
+    if layers[index].incoming_features is not None:
+        return layers[index].incoming_features
     for layer in reversed(layers[:index]):
         if layer.units is not None:
             return layer.units
@@ -64,7 +67,9 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
             continue
         index = start + offset
         incoming = features_before(layers, index, model_input_dim)
-        declared = model_input_dim if index == 0 else _declared_dim(layers[index])
+        # A later layer's input is what it is wired to, unless it states another (which Keras 2
+        # ignores, but the student's statement about the network is then wrong).
+        declared = model_input_dim if index == 0 else _declared_dim(layers[index]) or layers[index].incoming_features
         layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang)
         for check in layer_checks:
             if not check.passed:
@@ -111,8 +116,12 @@ def layer_cost(layer: LayerState, spec: LayerSpec) -> float:
     return cost + (0.3 if layer.units != spec.units else 0.0)
 
 
-def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState]) -> list[NetworkRow]:
-    """The student's layers beside the expected ones, aligned, with the fields that differ."""
+def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState], input_dim: int | None = None,
+                    passed: dict[str, bool] | None = None) -> list[NetworkRow]:
+    """The student's layers beside the expected ones, aligned. A row's `differs` are the fields
+    the layer itself gets wrong, on the same basis as its step's checks (its parameters on the input
+    it really gets); a row of a step that passed (`passed`: by step id) whose layer still differs,
+    or is absent, because of an earlier step says which one (`carried`)."""
     expected = [(step.id, layer) for step in spec.steps for layer in step.layers]
     matches = align(layers, [layer for _, layer in expected], layer_cost)
     matched = set(matches)
@@ -126,8 +135,22 @@ def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState]) -> list[Ne
             j += 1
         else:
             step, want = expected[j]
-            rows.append(NetworkRow(step, _spec_view(want), _view(layers[i]), _differs(want, layers[i])))
+            incoming = features_before(layers, i, input_dim)
+            rows.append(NetworkRow(step, _spec_view(want), _view(layers[i]), _differs(want, layers[i], incoming)))
             i, j = i + 1, j + 1
+    return _mark_carried(spec, rows, passed or {})
+
+
+def _mark_carried(spec: ExerciseSpec, rows: list[NetworkRow], passed: dict[str, bool]) -> list[NetworkRow]:
+    numbers = {step.id: step.number for step in spec.steps}
+    for row in rows:
+        if row.step is None or not passed.get(row.step):
+            continue
+        own = numbers[row.step]
+        course = row.expected is not None and row.actual is not None and row.actual.params != row.expected.params
+        if row.differs or course:
+            row.carried = next((numbers[step.id] for step in spec.steps
+                                if numbers[step.id] < own and passed.get(step.id) is False), None) or 0
     return rows
 
 
@@ -141,10 +164,12 @@ def _view(layer: LayerState) -> LayerView:
                      format_shape(layer.output_shape), layer.weight_params)
 
 
-def _differs(spec: LayerSpec, layer: LayerState) -> list[str]:
+def _differs(spec: LayerSpec, layer: LayerState, incoming: int | None) -> list[str]:
     view = _view(layer)
-    differs = [name for name in ("type", "units", "params")
-               if getattr(view, name) != getattr(_spec_view(spec), name)]
+    differs = [name for name in ("type", "units") if getattr(view, name) != getattr(_spec_view(spec), name)]
+    own = layer_params(spec.type, spec.units, incoming)  # what the right layer has on this input
+    if view.params != (own if own is not None else spec.params):
+        differs.append("params")
     if spec.return_sequences is not None and layer.return_sequences != spec.return_sequences:
         differs.append("return_sequences")
     if spec.output_shape is not None and not shape_matches(spec.output_shape, layer.output_shape):
@@ -193,19 +218,28 @@ def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, decl
 
 def _params_check(spec: LayerSpec, layer: LayerState, actual_type: str, incoming: int | None,
                   lang: str) -> CheckResult:
+    """The layer's own parameters, computed from its settings and its real input, against what the
+    expected layer has on that input. The course's figure is for the course's input; when the
+    student's input differs (an earlier step's doing), both figures are shown."""
     expected = layer_params(spec.type, spec.units, incoming)
     computed = layer_params(actual_type, layer.units, incoming, layer.use_bias)
+    course = spec.params if spec.params is not None else expected
     if expected is None or computed is None:
         actual = layer.weight_params if computed is None and incoming is not None else None
         shown = actual if actual is not None else text("value.unknown", lang)
         message = (text("check.params_unknown", lang) if incoming is None
-                   else _message("params", spec.params, shown, False, lang))
-        return CheckResult("params", expected or spec.params, shown, False, message)
+                   else _message("params", course, shown, False, lang))
+        return CheckResult("params", course, shown, False, message)
     if layer.weight_params is not None and layer.weight_params != computed:
-        return CheckResult("params", expected, layer.weight_params, False,
+        return CheckResult("params", course, layer.weight_params, False,
                            text("check.params_inconsistent", lang, weights=f"{layer.weight_params:,}",
                                 computed=f"{computed:,}"))
-    return _compare("params", expected, computed, lang)
+    if course is None or expected == course:
+        return _compare("params", expected, computed, lang)
+    passed = computed == expected
+    message = text("check.params_other_input", lang, label=text("label.params", lang), course=_show(course),
+                   inputs=incoming, expected=_show(expected), actual=_show(computed), mark="✓" if passed else "✗")
+    return CheckResult("params", course, computed, passed, message)
 
 
 def _shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:

@@ -30,6 +30,7 @@ from grader.kernel_probe import REPLY_BYTES, ProbeChannel, probe_expression, rep
 from grader.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
     launcher_environment, open_jail, process_limit_events
 from grader.snapshot import Snapshot, parse_snapshot
+from grader.spec import Policy
 from grader.warm import ForkProvisioner, WarmParent, keras_environment
 
 TRACEBACK_LIMIT = 4000
@@ -39,6 +40,12 @@ _OWN_FRAME = ("Cell In", "Input In", "File <ipython-input")  # IPython's names f
 _IPYTHON_CELL_FILE = re.compile(r"\(\d+\.py, line (\d+)\)")  # "(1415344262.py, line 8)" names a temp file
 _PROBE_MODULE = "grader.kernel_probe"
 _MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "ResourceExhaustedError")
+_MACHINE_PATH = re.compile(r"(?:/[^\s\"'():]+)?/(?:site-packages|dist-packages|lib/python3\.\d+)/"
+                           r"|/tmp/lstm-grader-[^\s\"'():/]+/(?:[0-9a-f]+/)?")
+# TensorFlow's C++ and absl log lines ("2024-05-01 12:00:00.123: I tensorflow/...", "W0000 00:00:..."),
+# and the header line of a Python warning ("...: UserWarning: ...").
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages")
+_WARNING_LINE = re.compile(r"^\S.*:\d+: \w*Warning: ")
 
 
 @dataclass
@@ -53,6 +60,7 @@ class ErrorInfo:
         if len(traceback) > TRACEBACK_LIMIT:
             traceback = "…\n" + traceback[-TRACEBACK_LIMIT:]
         evalue = _IPYTHON_CELL_FILE.sub(r"(line \1)", strip_ansi(str(content.get("evalue", ""))))
+        traceback, evalue = scrub_paths(traceback), scrub_paths(evalue)
         return cls(ename=str(content.get("ename", "")), evalue=evalue, traceback=traceback)
 
 
@@ -90,6 +98,33 @@ def _useful_traceback(entries: list[str]) -> str:
 
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+def scrub_paths(text: str) -> str:
+    """Paths of the grading machine left out: a library file is named from its package on
+    (`keras/src/layers/rnn/lstm.py`), a file in the kernel's folder by its own name."""
+    return _MACHINE_PATH.sub("", text)
+
+
+def printed_text(outputs: list[dict]) -> str:
+    """What the code printed, as a student reads it: standard output and results only, without
+    the lines TensorFlow's C++ side, absl or Python's warnings write, and without machine paths."""
+    parts = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            parts.append(output.get("text", ""))
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+    lines = strip_ansi("".join(parts)).splitlines(keepends=True)
+    kept, skip_next = [], False
+    for line in lines:
+        if skip_next and line.startswith((" ", "\t")):
+            skip_next = False
+            continue  # the source line Python's warnings quote under the warning
+        skip_next = bool(_WARNING_LINE.search(line))
+        if not skip_next and not _LOG_LINE.match(line):
+            kept.append(line)
+    return scrub_paths("".join(kept))
 
 
 def outputs_text(outputs: list[dict]) -> str:
@@ -192,10 +227,12 @@ class KernelSession:
     """A fresh, sandboxed kernel for one notebook: `async with KernelSession(...) as session`."""
 
     def __init__(self, *, keras_major: int, limits: Limits, model_variable: str,
-                 files: list[tuple[Path, str]] = (), warm: WarmParent | None = None) -> None:
+                 files: list[tuple[Path, str]] = (), warm: WarmParent | None = None,
+                 policy: Policy = Policy()) -> None:
         self.keras_major = keras_major
         self.limits = limits
         self.model_variable = model_variable
+        self.policy = policy
         self.runtime: KerasRuntime | None = None
         self.isolation: dict = {}
         self._files = files
@@ -335,13 +372,17 @@ class KernelSession:
 
     async def snapshot(self) -> Snapshot:
         name = self.model_variable
-        return parse_snapshot(await self._probe(probe_expression(f"snapshot({name!r})")))
+        return self._parse(await self._probe(probe_expression(f"snapshot({name!r}, {self.policy.find_model!r})")))
 
     async def install_reference(self, layers: list[dict]) -> Snapshot:
-        """Bind the model variable to a reference model made of `layers`."""
-        payload = json.dumps(layers)
-        return parse_snapshot(await self._probe(
-            probe_expression(f"install_reference({self.model_variable!r}, {payload!r})")))
+        """Bind the model variable to a reference model made of `layers` (and the exercise's given
+        names the notebook lacks to the real Keras objects)."""
+        payload, given = json.dumps(layers), json.dumps(list(self.policy.given_names))
+        return self._parse(await self._probe(
+            probe_expression(f"install_reference({self.model_variable!r}, {payload!r}, {given!r})")))
+
+    def _parse(self, data: dict) -> Snapshot:
+        return parse_snapshot(data, self.policy.pass_through)
 
     async def _keep_reply(self, cell, cell_index, execute_reply) -> None:
         self._last_reply = execute_reply

@@ -14,7 +14,8 @@ from typing import TypeVar
 from nbformat import NotebookNode
 
 from grader.checks import compare_network, format_shape
-from grader.execute import CellRun, KernelSession, LimitReached
+from grader.execute import CellRun, KernelSession, LimitReached, printed_text
+from grader.errors import machine_gap
 from grader.grading import DEFERRED, StepJudge
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
@@ -32,6 +33,7 @@ LANGUAGES = ("auto", "zh", "en")
 # Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
 _KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
+_KERAS2_ONLY_NAMES = ("compat.v1", "disable_v2_behavior", "get_session", "set_session", "tf.Session")
 
 T = TypeVar("T")
 
@@ -63,6 +65,8 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
         keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm, replay))
         outcome, major = (keras2, 2) if _score(keras2) > _score(outcome) else (outcome, major)
+    if keras == "auto" and major == 2:  # Keras 2 was needed, and helped
+        outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
     parts = replay_parts(nb, spec, step_map)
     if replay and _needs_replay(outcome, nb, parts):
         outcome = asyncio.run(_replayed(outcome, parts, spec, step_map, major, limits, files, lang, warm))
@@ -92,10 +96,13 @@ def uses_keras2_api(nb: NotebookNode) -> bool:
 
 
 def _ran_keras2_code(runs: list[CellRun]) -> bool:
-    """Did Keras 3 reject Keras 2 code? Either a Keras 2 keyword, or a first layer declared with
-    input_dim, which Keras 3 reads as a 2-D input that no recurrent layer accepts."""
+    """Did Keras 3 reject Keras 2 code? A Keras 2 keyword; a first layer declared with input_dim,
+    which Keras 3 reads as a 2-D input that no recurrent layer accepts; or an error in code that
+    uses what only TensorFlow 1 style Keras 2 runs (tensorflow.compat.v1, get_session, ...)."""
     for run in runs:
         if run.error and _KERAS2_KEYWORD_ERROR in run.error.evalue:
+            return True
+        if run.error and any(name in run.source for name in _KERAS2_ONLY_NAMES):
             return True
         first = run.snapshot.layers[0] if run.snapshot and run.snapshot.layers else None
         if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:
@@ -158,11 +165,11 @@ async def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], spec: Exerci
     parent = _warm_parent(warm, major, limits, lang)
     try:
         return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                        files=files, warm=parent))
+                                        files=files, warm=parent, policy=spec.policy))
     except WarmUnavailable:
         _say_once(text("cli.warm_off", lang))
         return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                        files=files))
+                                        files=files, policy=spec.policy))
 
 
 async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap,
@@ -209,9 +216,7 @@ def _limit_note(limit: LimitReached, limits: Limits, lang: str) -> str:
 
 def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang: str,
             seconds: float) -> GradeResult:
-    notes = list(dict.fromkeys(outcome.notes))
-    if outcome.keras and outcome.keras.startswith("2."):
-        notes.append(text("note.keras2", lang))
+    notes = list(dict.fromkeys(outcome.notes + _found_notes(outcome.runs, spec, lang)))
     probe_errors = {run.snapshot.error for run in outcome.runs if run.snapshot and run.snapshot.error}
     notes += [text("note.probe_failed", lang, error=error) for error in sorted(probe_errors)]
     return GradeResult(
@@ -220,7 +225,28 @@ def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang:
         max_score=spec.max_score, keras=outcome.keras, status=outcome.status, steps=outcome.steps,
         layers=_layers(outcome, step_map), errors=_errors(outcome.runs, step_map), notes=notes,
         lang=lang, seconds=round(seconds, 2), summary_text=_summary_text(outcome.runs),
-        expected_summary=spec.expected_summary, network=compare_network(spec, _final_layers(outcome.runs)))
+        expected_summary=spec.expected_summary, network=_network(spec, outcome))
+
+
+def _found_notes(runs: list[CellRun], spec: ExerciseSpec, lang: str) -> list[str]:
+    """What the grader took on the policies' word (README, "How grading decides"), said once each."""
+    notes = []
+    final = next((run.snapshot for run in reversed(runs) if run.snapshot and run.snapshot.model), None)
+    if final and final.found_as:
+        key = "note.found_summary" if final.found_as == "summary()" else "note.found_model"
+        notes.append(text(key, lang, name=final.found_as, variable=spec.model_variable))
+    if final and final.model.passed_through:
+        notes.append(text("note.passed_through", lang, layers=", ".join(sorted(set(final.model.passed_through)))))
+    gaps = sorted({gap for run in runs if (gap := machine_gap(run.error))})
+    if gaps:
+        notes.append(text("note.machine_gap", lang, modules=", ".join(gaps)))
+    return notes
+
+
+def _network(spec: ExerciseSpec, outcome: Outcome):
+    final = next((run.snapshot for run in reversed(outcome.runs) if run.snapshot and run.snapshot.model), None)
+    input_dim = final.model.input_dim if final else None
+    return compare_network(spec, _final_layers(outcome.runs), input_dim, {step.id: step.passed for step in outcome.steps})
 
 
 def _final_layers(runs: list[CellRun]):
@@ -260,5 +286,5 @@ def _summary_text(runs: list[CellRun]) -> str:
     for run in runs:
         snapshot = run.snapshot
         if snapshot and snapshot.model and snapshot.model.id in snapshot.summary_calls:
-            return run.output_text
+            return printed_text(run.outputs)
     return ""

@@ -15,15 +15,14 @@ from dataclasses import dataclass, replace
 
 from grader.align import align
 from grader.checks import judge_layers, judge_model_defined, judge_summary, layer_cost
-from grader.execute import CellRun, KernelSession
+from grader.errors import error_sentence, has_placeholder
+from grader.execute import CellRun, ErrorInfo, KernelSession
 from grader.messages import text
 from grader.results import CheckResult, StepResult
 from grader.snapshot import EMPTY, Snapshot
 from grader.spec import ExerciseSpec, StepSpec
 from grader.steps import StepMap
 
-SUMMARY_MARK = "Total params"
-PLACEHOLDER = "<None>"
 DEFERRED = "deferred"  # judged_on of a step whose verdict the clean replay gives
 
 
@@ -66,9 +65,9 @@ class StepJudge:
         checks = self._checks(step, evidence) if evidence else None
         if checks is not None and (all(c.passed for c in checks) or self._prefix_ok(step, evidence)):
             return self._result(step, checks, evidence, [])
-        if self.session is None or self.defer_reruns:
+        if self.session is None or self.defer_reruns:  # no kernel (a limit ended the notebook): no re-run
             result = self._result(step, checks or self._checks(step, None), evidence, [])
-            return replace(result, judged_on=DEFERRED) if self.defer_reruns else result
+            return replace(result, judged_on=DEFERRED) if self.session is not None else result
         rerun = await self._rerun(step)
         rerun_checks = self._checks(step, rerun)
         return self._result(step, rerun_checks, rerun,
@@ -147,30 +146,33 @@ class StepJudge:
     def _summary_checks(self, evidence: Evidence | None) -> list[CheckResult]:
         runs = evidence.runs if evidence else []
         called = [run for run in runs if _summarised_model(run)]
-        printed = any(SUMMARY_MARK in run.output_text for run in called)
+        printed = any(self.spec.policy.summary_mark in run.output_text for run in called)
         return judge_summary(bool(called), printed, self.lang)
 
     def _result(self, step: StepSpec, checks: list[CheckResult], evidence: Evidence | None,
                 notes: list[str]) -> StepResult:
         passed = bool(checks) and all(check.passed for check in checks)
         code = self.step_map.source(step.id)
-        error = next((f"{run.error.ename}: {run.error.evalue}" for run in evidence.runs if run.error), None) \
-            if evidence else None
-        if not passed and PLACEHOLDER in code:
+        raised = next((run.error for run in evidence.runs if run.error), None) if evidence else None
+        placeholder = has_placeholder(code, self.spec.policy.placeholder)
+        if not passed and placeholder:
             notes = [text("note.placeholder", self.lang), *notes]
         return StepResult(id=step.id, title=step.title[self.lang], score=step.points if passed else 0,
                           max_score=step.points, passed=passed, checks=checks,
                           judged_on=evidence.judged_on if evidence else "none", notes=notes,
-                          hint="" if passed else step.hint[self.lang], code=code, error=error,
-                          reason="" if passed else self._reason(code, error, checks, notes))
+                          hint="" if passed else step.hint[self.lang], code=code,
+                          error=f"{raised.ename}: {raised.evalue}" if raised else None,
+                          reason="" if passed else self._reason(code, raised, placeholder, checks, notes))
 
-    def _reason(self, code: str, error: str | None, checks: list[CheckResult], notes: list[str]) -> str:
-        """The one line a table shows: an unfilled placeholder, else the error, else the first failed check."""
+    def _reason(self, code: str, raised: ErrorInfo | None, placeholder: bool, checks: list[CheckResult],
+                notes: list[str]) -> str:
+        """The step's first sentence, its real cause: a placeholder left in the code, else the error
+        the step's code raised (with the student's line and what to do), else the first failed check."""
         failed = [check.message for check in checks if not check.passed]
-        if PLACEHOLDER in code:
+        if placeholder:
             first = text("note.placeholder", self.lang)
-        elif error:
-            first = text("note.error", self.lang, error=error.splitlines()[0][:160])
+        elif raised:
+            first = error_sentence(raised, code, self.lang)
         else:
             first = failed.pop(0) if failed else (notes[0] if notes else "")
         return first + (f" (+{len(failed)})" if failed else "")

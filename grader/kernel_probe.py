@@ -71,7 +71,8 @@ _ANSWER = None  # the sealed `_answer`, once installed
 
 # Bound at install, in the probe's sealed copy of these globals only.
 _MODEL = _SEQUENTIAL = _INPUT = _VARIABLES = _LAYER_TYPES = _USER_NS = _SUMMARY_CALLS = _SIGN = None
-_RUNTIME = None
+_RUNTIME = _KERAS = _SUMMARIZED = None
+MAX_GLOBALS = 10_000  # globals looked through for the notebook's model
 
 
 class JsonText:
@@ -94,14 +95,16 @@ class Probe:
         return _start
 
     @staticmethod
-    def snapshot(name: str) -> Callable:
-        """The model bound to `name`, and the real summary calls since the last snapshot."""
-        return _asker("snapshot", name)
+    def snapshot(name: str, find: bool = True) -> Callable:
+        """The model to grade (bound to `name`; else, when `find`, found as `_graded_model` says),
+        and the real summary calls since the last snapshot."""
+        return _asker("snapshot", name, find)
 
     @staticmethod
-    def install_reference(name: str, layers_json: str) -> Callable:
-        """Bind `name` to the reference model made of `layers`; answers its snapshot."""
-        return _asker("install_reference", name, layers_json)
+    def install_reference(name: str, layers_json: str, given_json: str = "[]") -> Callable:
+        """Bind `name` to the reference model made of `layers`, and each of the `given` names the
+        notebook lacks (its import failed) to the real Keras object; answers its snapshot."""
+        return _asker("install_reference", name, layers_json, given_json)
 
 
 def probe_expression(call: str) -> str:
@@ -176,6 +179,9 @@ def _start(key: str, nonce: str) -> JsonText:
     global _ANSWER
     if _ANSWER is not None:
         raise RuntimeError("the probe is installed already")
+    if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
+        _alias_keras_to_tf_keras()
+    _stand_in_for_missing_libraries()
     sealed = _seal(_capture())
     sealed["_SIGN"] = sealed["_signer"](key.encode())
     sealed["_record_summary_calls"]()
@@ -199,7 +205,90 @@ def _capture() -> dict:
             layer_types.setdefault(id(value), (value, value.__name__))
     return {"_MODEL": keras.Model, "_SEQUENTIAL": keras.Sequential, "_INPUT": keras.Input,
             "_VARIABLES": variables, "_LAYER_TYPES": layer_types, "_USER_NS": get_ipython().user_ns,
-            "_SUMMARY_CALLS": [], "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__}}
+            "_SUMMARY_CALLS": [], "_SUMMARIZED": [], "_KERAS": keras,
+            "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__}}
+
+
+class _KerasIsTfKeras:
+    """Import hook of a Keras 2 kernel: `keras` and `keras.*` are tf_keras and its modules (the
+    same objects), as where the course ran `import keras` beside TensorFlow 2."""
+
+    @staticmethod
+    def find_spec(name: str, path=None, target=None):
+        if name != "keras" and not name.startswith("keras."):
+            return None
+        import importlib.machinery
+        return importlib.machinery.ModuleSpec(name, _KerasIsTfKeras)
+
+    @staticmethod
+    def create_module(spec):
+        import importlib
+        return importlib.import_module("tf_keras" + spec.name[len("keras"):])
+
+    @staticmethod
+    def exec_module(module) -> None:
+        pass
+
+
+# Modules a course notebook imports beside Keras, which a grading machine may lack.
+COMMON_LIBRARIES = frozenset({"pandas", "sklearn", "matplotlib", "scipy", "seaborn", "statsmodels", "plotly"})
+
+
+class _Missing:
+    """A name from a library this machine lacks: importing it works (so the rest of the cell's
+    imports take effect), using it raises ModuleNotFoundError naming the library."""
+
+    def __init__(self, library: str) -> None:
+        self._library = library
+
+    def _fail(self, *args, **kwargs):
+        raise ModuleNotFoundError(f"No module named '{self._library}' (the grading machine does not have it)")
+
+    __call__ = __iter__ = __getitem__ = _fail
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Missing(self._library)
+
+
+class _StandIns:
+    """Import hook, last on sys.meta_path (so only for what no other finder has): stand-ins for the
+    common libraries this machine lacks, and for the modules under such a stand-in."""
+
+    @staticmethod
+    def find_spec(name: str, path=None, target=None):
+        import importlib.machinery
+        import sys
+        root = name.split(".")[0]
+        stand_in = name == root or getattr(sys.modules.get(root), "__loader__", None) is _StandIns
+        if root not in COMMON_LIBRARIES or not stand_in:
+            return None
+        return importlib.machinery.ModuleSpec(name, _StandIns, is_package=True)
+
+    @staticmethod
+    def create_module(spec):
+        module = ModuleType(spec.name)
+        module.__getattr__ = lambda name: _Missing(spec.name.split(".")[0]) if not name.startswith("__") \
+            else (_ for _ in ()).throw(AttributeError(name))
+        module.__path__ = []
+        return module
+
+    @staticmethod
+    def exec_module(module) -> None:
+        pass
+
+
+def _stand_in_for_missing_libraries() -> None:
+    import sys
+    sys.meta_path.append(_StandIns)
+
+
+def _alias_keras_to_tf_keras() -> None:
+    import sys
+    for name in [name for name in sys.modules if name == "keras" or name.startswith("keras.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, _KerasIsTfKeras)
 
 
 def _runtime_keras() -> ModuleType:
@@ -232,13 +321,15 @@ def _signer(key: bytes) -> Callable:
 
 def _record_summary_calls() -> None:
     """Wrap the real `Model.summary`: a call counts once the real method returned on a real model."""
-    original, calls = _MODEL.summary, _SUMMARY_CALLS
+    original, calls, summarized = _MODEL.summary, _SUMMARY_CALLS, _SUMMARIZED
 
     @functools.wraps(original)
     def summary(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if _derives(self, _MODEL) and id(self) not in calls and len(calls) < MAX_SUMMARY_CALLS:
-            calls.append(id(self))
+        if _derives(self, _MODEL):
+            if id(self) not in calls and len(calls) < MAX_SUMMARY_CALLS:
+                calls.append(id(self))
+            summarized[:] = [model for model in summarized if model is not self][-MAX_SUMMARY_CALLS + 1:] + [self]
         return result
 
     _MODEL.summary = summary
@@ -259,15 +350,48 @@ def _answer(request: str, args: tuple, nonce: str) -> JsonText:
     return _SIGN(nonce, handlers[request](*args))
 
 
-def _snapshot(name: str) -> dict:
+def _snapshot(name: str, find: bool = True) -> dict:
     defined = name in _USER_NS
     calls = _SUMMARY_CALLS[:]
     del _SUMMARY_CALLS[:]
-    return {"defined": defined, "model": _describe_model(_USER_NS[name]) if defined else None,
-            "summary_calls": calls}
+    model, found_as = _graded_model(name) if find is True else (_USER_NS.get(name), None)
+    return {"defined": defined or model is not None, "model": None if model is None else _describe_model(model),
+            "found_as": found_as, "summary_calls": calls}
 
 
-def _install_reference(name: str, layers_json: str) -> dict:
+def _graded_model(name: str) -> tuple:
+    """The model to grade, and the name it was found under when that is not `name`: the one bound
+    to `name` when it is a Keras model with layers; else the last one whose summary was printed;
+    else the only Keras model with layers among the notebook's globals; else whatever `name` holds."""
+    value = _USER_NS.get(name) if name in _USER_NS else None
+    if _has_layers(value):
+        return value, None
+    for model in reversed(_SUMMARIZED):
+        if _has_layers(model):
+            return model, _global_name(model) or "summary()"
+    found = [(key, item) for key, item in _first(_USER_NS.items(), MAX_GLOBALS)
+             if type(key) is str and not key.startswith("_") and _has_layers(item)]
+    if len({id(item) for _, item in found}) == 1:
+        return found[0][1], found[0][0]
+    return (value, None) if name in _USER_NS else (None, None)
+
+
+def _has_layers(value: object) -> bool:
+    return _derives(value, _MODEL) and bool(_attempt(lambda: len(value.layers)))
+
+
+def _global_name(model: object) -> str | None:
+    return next((key for key, item in _first(_USER_NS.items(), MAX_GLOBALS)
+                 if item is model and type(key) is str and not key.startswith("_")), None)
+
+
+def _install_reference(name: str, layers_json: str, given_json: str = "[]") -> dict:
+    for given in _SCAN_JSON(given_json, 0)[0]:
+        if type(given) is str and given not in _USER_NS:
+            real = _KERAS if given == "keras" else _attempt(lambda: getattr(_KERAS, given)) \
+                or next((cls for cls, type_name in _LAYER_TYPES.values() if type_name == given), None)
+            if real is not None:
+                _USER_NS[given] = real
     model = _SEQUENTIAL()
     for index, layer in enumerate(_SCAN_JSON(layers_json, 0)[0]):
         if index == 0:
@@ -306,18 +430,29 @@ def _describe_layer(layer: object) -> dict:
     if keras_type is None:  # not a Keras layer: nothing it says of itself counts
         return described
     own = _own(layer)
-    cell = _own(own.get("cell")) if _keras_type(own.get("cell")) is not None else {}
+    wrapped = _wrapped(own)  # Bidirectional, TimeDistributed: the layer they wrap
+    inner = _own(wrapped) if wrapped is not None else own
+    cell = _own(inner.get("cell")) if _keras_type(inner.get("cell")) is not None else {}
     return {
         **described,
-        "units": _integer(own.get("units", cell.get("units"))),
-        "return_sequences": _boolean(own.get("return_sequences")),
-        "use_bias": _boolean(own.get("use_bias", cell.get("use_bias"))),
+        "wrapped_type": _keras_type(wrapped) if wrapped is not None else None,
+        "units": _integer(inner.get("units", cell.get("units"))),
+        "return_sequences": _boolean(inner.get("return_sequences")),
+        "use_bias": _boolean(inner.get("use_bias", cell.get("use_bias"))),
         "declared_input_shape": _declared_input_shape(own),
         "built": own.get("built") is True,
-        "weight_shapes": _weight_shapes(own, cell),
+        "weight_shapes": _weight_shapes(layer),
         "count_params": _integer(_attempt(lambda: layer.count_params())),
+        "input_shape": _shape(_attempt(lambda: layer.input.shape)),
         "output_shape": _output_shape(layer),
     }
+
+
+def _wrapped(own: dict) -> object:
+    for key in ("forward_layer", "layer"):
+        if _keras_type(own.get(key)) is not None:
+            return own[key]
+    return None
 
 
 def _derives(obj: object, cls: type) -> bool:
@@ -350,14 +485,20 @@ def _own(obj: object) -> dict:
     return own if type(own) is dict else {}
 
 
-def _weight_shapes(*attribute_sets: dict) -> list:
-    """Shapes of the real variables a layer (and its cell) hold as attributes of their own."""
-    seen, shapes = [], []
-    for attributes in attribute_sets:
-        for value in list(attributes.values()):
-            if len(shapes) < MAX_WEIGHTS and _is_variable(value) and id(value) not in seen:
-                seen.append(id(value))
+def _weight_shapes(layer: object) -> list:
+    """Shapes of the real variables a layer holds as attributes of its own, and those of the
+    layers it holds (an LSTM's cell, the two directions of a Bidirectional), a few levels deep."""
+    seen, shapes, layers = set(), [], [(layer, 0)]
+    while layers:
+        current, depth = layers.pop(0)
+        for value in list(_own(current).values()):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if _is_variable(value) and len(shapes) < MAX_WEIGHTS:
                 shapes.append(_shape(_attempt(lambda: value.shape)))
+            elif depth < 3 and _keras_type(value) is not None:
+                layers.append((value, depth + 1))
     return shapes
 
 

@@ -99,7 +99,10 @@ class NetworkRow(_Capped):
     step: str | None
     expected: LayerView | None  # None: the student's model has a layer the exercise does not
     actual: LayerView | None  # None: the student's model lacks this expected layer
-    differs: list[str] = field(default_factory=list)  # the LayerView fields that differ
+    differs: list[str] = field(default_factory=list)  # the LayerView fields the layer itself gets wrong
+    # The row's step passed, judged on correct earlier steps, but this layer of the final network
+    # is absent or differs from the course's because of step `carried` (0: of no step in particular).
+    carried: int | None = None
 
 
 @dataclass
@@ -150,8 +153,8 @@ class GradeResult(_Capped):
 
         steps = [StepResult(**{**step, "checks": [CheckResult(**check) for check in step["checks"]]})
                  for step in data["steps"]]
-        network = [NetworkRow(row["step"], view(row["expected"]), view(row["actual"]), row["differs"])
-                   for row in data.get("network", [])]
+        network = [NetworkRow(row["step"], view(row["expected"]), view(row["actual"]), row["differs"],
+                              row.get("carried")) for row in data.get("network", [])]
         return cls(**{**data, "steps": steps, "network": network,
                       "layers": [LayerResult(**layer) for layer in data.get("layers", [])],
                       "errors": [ErrorResult(**error) for error in data.get("errors", [])]})

@@ -23,6 +23,12 @@ class LayerState:
     weight_params: int | None  # counted from the shapes of the weights Keras created
     count_params: int | None  # what the layer says of itself; shown, never trusted
     output_shape: tuple[int | None, ...] | None
+    input_shape: tuple[int | None, ...] | None = None  # of the tensor it is wired to, when known
+    wrapped_type: str | None = None  # the Keras layer a wrapper (Bidirectional, ...) holds
+
+    @property
+    def incoming_features(self) -> int | None:
+        return self.input_shape[-1] if self.input_shape else None
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,8 @@ class ModelState:
     is_keras_model: bool
     built: bool
     input_shape: tuple[int | None, ...] | None
-    layers: tuple[LayerState, ...]
+    layers: tuple[LayerState, ...]  # the graded ones: without the pass-through layers
+    passed_through: tuple[str, ...] = ()  # the types of the layers left out (Dropout, ...)
 
     @property
     def input_dim(self) -> int | None:
@@ -46,6 +53,7 @@ class Snapshot:
     model: ModelState | None
     summary_calls: tuple[int, ...] = ()
     error: str | None = None
+    found_as: str | None = None  # where the graded model was found, when not under the model variable
 
     @property
     def layers(self) -> tuple[LayerState, ...]:
@@ -55,23 +63,37 @@ class Snapshot:
 EMPTY = Snapshot(defined=False, model=None)
 
 
-def parse_snapshot(data: dict) -> Snapshot:
+def parse_snapshot(data: dict, pass_through: frozenset[str] = frozenset()) -> Snapshot:
+    """The probe's answer as data; layers of the `pass_through` types (a Flatten only when it
+    changes no shape) are left out of the model's layers, and listed."""
     if "probe_error" in data:
         return Snapshot(defined=False, model=None, error=str(data["probe_error"]))
     model = data.get("model")
     return Snapshot(defined=data.get("defined") is True,
-                    model=_model(model) if isinstance(model, dict) else None,
-                    summary_calls=tuple(c for c in data.get("summary_calls", []) if _is_int(c)))
+                    model=_model(model, pass_through) if isinstance(model, dict) else None,
+                    summary_calls=tuple(c for c in data.get("summary_calls", []) if _is_int(c)),
+                    found_as=_str(data.get("found_as")))
 
 
-def _model(data: dict) -> ModelState:
+def _model(data: dict, pass_through: frozenset[str]) -> ModelState:
+    # A functional model lists its Input as a layer: it is the model's input, not one of its layers.
+    layers = [_layer(layer) for layer in data.get("layers", [])
+              if isinstance(layer, dict) and layer.get("keras_type") != "InputLayer"]
+    kept = [layer for layer in layers if not _passes_through(layer, pass_through)]
     return ModelState(
         id=_int(data.get("id")) or 0,
         is_keras_model=data.get("keras_model") is True,
         built=data.get("built") is True,
         input_shape=_shape(data.get("input_shape")),
-        layers=tuple(_layer(layer) for layer in data.get("layers", []) if isinstance(layer, dict)),
+        layers=tuple(kept),
+        passed_through=tuple(layer.keras_type for layer in layers if layer not in kept),
     )
+
+
+def _passes_through(layer: LayerState, pass_through: frozenset[str]) -> bool:
+    if layer.keras_type not in pass_through:
+        return False
+    return layer.keras_type != "Flatten" or (layer.input_shape is not None and layer.input_shape == layer.output_shape)
 
 
 def _layer(data: dict) -> LayerState:
@@ -91,6 +113,8 @@ def _layer(data: dict) -> LayerState:
         weight_params=sum(math.prod(shape) for shape in weight_shapes) if built and known else None,
         count_params=_int(data.get("count_params")),
         output_shape=_shape(data.get("output_shape")),
+        input_shape=_shape(data.get("input_shape")),
+        wrapped_type=_str(data.get("wrapped_type")),
     )
 
 

@@ -41,6 +41,25 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """How grading decides where an exercise leaves room (README, "How grading decides"); each is
+    a key of the spec's [policy] table."""
+
+    # Layers that only regularise or reshape nothing, accepted between the asked layers (Q1).
+    pass_through: frozenset[str] = frozenset({
+        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+        "GaussianNoise", "AlphaDropout", "ActivityRegularization", "Activation", "Flatten"})
+    # No usable model under the model variable: grade the one whose summary was printed, else
+    # the only Keras model among the globals (Q2, Q3).
+    find_model: bool = True
+    # Names the exercise gives the student (its template imports them): defined for a step's code
+    # when the notebook's own import of them failed.
+    given_names: tuple[str, ...] = ("keras", "Sequential", "Input", "LSTM", "Dense")
+    placeholder: str = "<None>"  # what the template leaves for the student to fill in
+    summary_mark: str = "Total params"  # printed by model.summary()
+
+
+@dataclass(frozen=True)
 class ExerciseSpec:
     id: str
     title: dict[str, str]
@@ -48,6 +67,7 @@ class ExerciseSpec:
     steps: tuple[StepSpec, ...]
     expected_summary: str
     path: object = field(compare=False)  # a Path, or a resource inside the package
+    policy: Policy = field(default_factory=lambda: Policy())
 
     @property
     def max_score(self) -> int:
@@ -71,7 +91,17 @@ def load_spec(exercise: str | Path = DEFAULT_EXERCISE) -> ExerciseSpec:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     steps = tuple(_step(raw) for raw in data["steps"])
     return ExerciseSpec(id=data["id"], title=data["title"], model_variable=data["model_variable"],
-                        steps=steps, expected_summary=data.get("expected_summary", ""), path=path)
+                        steps=steps, expected_summary=data.get("expected_summary", ""), path=path,
+                        policy=_policy(data.get("policy", {})))
+
+
+def _policy(raw: dict) -> Policy:
+    default = Policy()
+    return Policy(pass_through=frozenset(raw.get("pass_through", default.pass_through)),
+                  find_model=raw.get("find_model", default.find_model),
+                  given_names=tuple(raw.get("given_names", default.given_names)),
+                  placeholder=raw.get("placeholder", default.placeholder),
+                  summary_mark=raw.get("summary_mark", default.summary_mark))
 
 
 def _step(raw: dict) -> StepSpec:

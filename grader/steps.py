@@ -67,9 +67,24 @@ def code_cells(nb: NotebookNode) -> list[tuple[int, str]]:
 
 
 def map_steps(nb: NotebookNode, spec: ExerciseSpec) -> StepMap:
+    """By the cells' marks, unless a marked cell holds more than its step (a whole model written
+    in the first answer cell): then, like an unmarked notebook, statement by statement."""
     cells = code_cells(nb)
     marked = _map_by_metadata(nb, spec)
-    return marked if marked is not None else _map_by_content(cells, spec)
+    if marked is not None and not _overfilled(marked, spec):
+        return marked
+    return _map_by_content(cells, spec)
+
+
+def _overfilled(marked: StepMap, spec: ExerciseSpec) -> bool:
+    for step in spec.steps:
+        for chunk in marked.chunks.get(step.id, ()):
+            events = [event for _, events, _ in _statements(chunk.source, spec) or () for event in events]
+            layers = sum(event.kind == "layer" for event in events)
+            summary = any(event.kind == "summary" for event in events)
+            if layers > len(step.layers) or (summary and not step.prints_summary):
+                return True
+    return False
 
 
 def _map_by_metadata(nb: NotebookNode, spec: ExerciseSpec) -> StepMap | None:
@@ -88,7 +103,7 @@ def _map_by_metadata(nb: NotebookNode, spec: ExerciseSpec) -> StepMap | None:
 
 
 def _map_by_content(cells: list[tuple[int, str]], spec: ExerciseSpec) -> StepMap:
-    parsed = [(index, _statements(source, spec.model_variable)) for index, source in cells]
+    parsed = [(index, _statements(source, spec)) for index, source in cells]
     items = []  # (cell position, statement position or None, event)
     for position, (_, statements) in enumerate(parsed):
         if statements is None:
@@ -180,42 +195,44 @@ def _transform(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _statements(source: str, model_variable: str):
+def _statements(source: str, spec: ExerciseSpec):
     """Top-level statements with their events and whether they nest code; None if unparseable."""
     try:
         tree = ast.parse(_transform(source))
     except (SyntaxError, ValueError):
         return None
-    return [(stmt, _events(stmt, model_variable), _is_compound(stmt)) for stmt in tree.body]
+    return [(stmt, _events(stmt, spec.model_variable, spec.policy.pass_through), _is_compound(stmt))
+            for stmt in tree.body]
 
 
 def _is_compound(stmt: ast.stmt) -> bool:
     return not isinstance(stmt, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign))
 
 
-def _events(stmt: ast.stmt, model_variable: str) -> list[Event]:
+def _events(stmt: ast.stmt, model_variable: str, pass_through: frozenset[str] = frozenset()) -> list[Event]:
     found = []
     for node in ast.walk(stmt):
         if not isinstance(node, ast.Call):
             continue
         name = _callee_name(node)
-        on_model = isinstance(node.func, ast.Attribute) and _is_name(node.func.value, model_variable)
+        # On any name: a notebook may call its model otherwise (`regressor.add(...)`).
+        on_model = isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
         if on_model and name == "add" and node.args and isinstance(node.args[0], ast.Call):
-            found.append((node, _layer_event(node.args[0])))
+            found.append((node, _layer_event(node.args[0], pass_through)))
         elif on_model and name == "summary":
             found.append((node, Event("summary")))
         elif name and name.endswith("Sequential"):
             found.append((node, Event("create")))
             if node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
-                found.extend((item, _layer_event(item)) for item in node.args[0].elts
+                found.extend((item, _layer_event(item, pass_through)) for item in node.args[0].elts
                              if isinstance(item, ast.Call))
     found.sort(key=lambda pair: (pair[0].lineno, pair[0].col_offset))
     return [event for _, event in found if event is not None]
 
 
-def _layer_event(call: ast.Call) -> Event | None:
+def _layer_event(call: ast.Call, pass_through: frozenset[str] = frozenset()) -> Event | None:
     name = _callee_name(call)
-    if name in _INPUT_LAYERS:
+    if name in _INPUT_LAYERS or name in pass_through:
         return None
     keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
     units = keywords.get("units", call.args[0] if call.args else None)

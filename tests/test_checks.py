@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from grader.checks import (
@@ -44,7 +46,16 @@ def test_params_are_checked_against_the_layers_real_input():
     checks = judge_layers(STEP2.layers, [first, second], 1, 1, "en")
     assert failed(checks) == {}
     params = next(check for check in checks if check.name == "params")
-    assert params.expected == params.actual == 4 * (100 * (64 + 100) + 100)
+    assert (params.expected, params.actual) == (60_400, 4 * (100 * (64 + 100) + 100))  # the course's, and the layer's
+    assert params.message == ("parameters: the course's answer has 60,400; on your layer's actual input of 64 "
+                              "features it should have 66,000, it has 66,000 ✓")
+
+
+def test_a_layer_wired_to_the_wrong_tensor_fails_its_input_dimension():
+    """A functional LSTM(100) fed by the 1-feature input instead of the LSTM(50) before it."""
+    first = layer("LSTM", 50, 1, return_sequences=True, declared=(None, None, 1))
+    second = replace(layer("LSTM", 100, 50, return_sequences=True), input_shape=(None, None, 1))
+    assert failed(judge_layers(STEP2.layers, [first, second], 1, 1, "en"))["input_dim"] == (50, 1)
 
 
 def test_weights_that_disagree_with_the_settings_fail_even_if_count_params_agrees():

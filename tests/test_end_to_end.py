@@ -212,11 +212,16 @@ def test_notebook_that_never_defines_model(tmp_path):
     assert result.layers == []
 
 
-def test_model_under_another_name_fails_step1_and_judges_the_rest_on_their_code(tmp_path):
+def test_model_under_another_name_is_graded_and_the_step_that_uses_model_fails_on_its_error(tmp_path):
+    """Q2: step 1 builds `net`, the only Keras model: graded, at no cost. Step 2 writes `model.add`,
+    which raises NameError: that is step 2's first sentence. Steps 3-5 are judged on their code."""
     first = IMPORTS.replace("model=Sequential()", "net = Sequential()") + \
         "net.add(keras.Input(shape=(None, 1)))\nnet.add(LSTM(50, return_sequences=True))"
-    result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 1, first)))
-    assert step_scores(result) == [0, 20, 20, 20, 20]
+    result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 1, first)), lang="en")
+    assert step_scores(result) == [20, 0, 20, 20, 20]
+    assert result.steps[1].reason.startswith(
+        "Your code raised NameError at `model.add(LSTM(100, return_sequences=True))`: name 'model' is not defined.")
+    assert "There was no usable model named model, so the model net was graded (at no cost)." in result.notes
 
 
 # --- finding the steps without our metadata ---

@@ -1,0 +1,91 @@
+"""What a student reads first about an error their step's code raised: the exception, the line of
+theirs that raised it, and what to do. Also: is a placeholder left in the code (in the code, not in
+a comment or a string), and is a missing module the grading machine's gap rather than the
+student's error."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+from grader.execute import ErrorInfo
+from grader.kernel_probe import COMMON_LIBRARIES
+from grader.messages import text
+
+# The line IPython quotes under a cell's frame: "Cell In[3], line 2" then the code, indented.
+_CELL_FRAME = re.compile(r"(?:Cell In\s*\[\d*\]|Input In\s*\[\d*\]|File <ipython-input[^>]*>), line (\d+)[^\n]*\n(.*)")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+_UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+
+
+# Keras spellings no supported Keras runs, and the modern spelling (a "fix.<key>" message).
+_KERAS1 = (
+    ("output_dim", "output_dim"),
+    ("keras.layers.recurrent", "recurrent"),
+    ("keras.layers.core", "core"),
+    ("CuDNNLSTM", "cudnn"),
+    ("nb_epoch", "nb_epoch"),
+)
+
+
+def has_placeholder(code: str, placeholder: str) -> bool:
+    """Does `placeholder` (e.g. `<None>`) stand in the code itself? Comments and strings, such as
+    the template's instruction comment, do not count. Code that does not tokenize (the placeholder
+    makes it invalid) is read up to where tokenizing stops, and comment lines are skipped there too."""
+    if placeholder not in code:
+        return False
+    pieces: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type not in (tokenize.COMMENT, tokenize.STRING, tokenize.NL, tokenize.NEWLINE,
+                                  tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                pieces.append(token.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        code_lines = [line.split("#", 1)[0] for line in code.splitlines()]
+        return any(placeholder in line for line in code_lines)
+    return placeholder.replace(" ", "") in "".join(pieces)
+
+
+def error_line(error: ErrorInfo) -> str | None:
+    """The student's line that raised: the last of their frames IPython quotes."""
+    found = _CELL_FRAME.findall(error.traceback or "")
+    return found[-1][1].strip() or None if found else None
+
+
+def machine_gap(error: ErrorInfo | None) -> str | None:
+    """The module the grading machine lacks, when the error is only that."""
+    if error is None or error.ename not in ("ModuleNotFoundError", "ImportError"):
+        return None
+    missing = _MISSING_MODULE.search(error.evalue)
+    root = missing.group(1).split(".")[0] if missing else None
+    return root if root in COMMON_LIBRARIES else None
+
+
+def error_sentence(error: ErrorInfo, code: str, lang: str) -> str:
+    """`Your code raised NameError at `model.fit(X_train)`: name 'X_train' is not defined. <what to do>`"""
+    value = error.evalue.splitlines()[0][:160] if error.evalue else ""
+    line = error_line(error)
+    where = text("error.at_line", lang, line=line[:120]) if line else ""
+    sentence = text("error.raised", lang, ename=error.ename, where=where, evalue=value)
+    fix = _fix(error, code, line or "", lang)
+    return f"{sentence} {fix}" if fix else sentence
+
+
+def _fix(error: ErrorInfo, code: str, line: str, lang: str) -> str:
+    said = f"{error.ename}: {error.evalue}\n{line}"
+    for needle, key in _KERAS1:
+        if needle in said or (needle in code and error.ename in ("TypeError", "ImportError", "ModuleNotFoundError",
+                                                                  "AttributeError", "NameError")):
+            return text(f"fix.{key}", lang)
+    if error.ename == "SyntaxError" and re.search(r"^\s*print\s+[^(\s]", code, re.MULTILINE):
+        return text("fix.print", lang)
+    gap = machine_gap(error)
+    if gap:
+        return text("fix.machine_gap", lang, module=gap)
+    undefined = _UNDEFINED.search(error.evalue) if error.ename == "NameError" else None
+    if undefined:
+        return text("fix.undefined", lang, name=undefined.group(1))
+    if error.ename in ("ModuleNotFoundError", "ImportError"):
+        return text("fix.import", lang)
+    return ""
