@@ -54,15 +54,17 @@ def features_before(layers: Sequence[LayerState], index: int, model_input_dim: i
 
 
 def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start: int,
-                 model_input_dim: int | None, lang: str) -> list[CheckResult]:
-    """Check layers[start:], the layers one step added, against that step's expected layers."""
+                 model_input_dim: int | None, lang: str, *, whole_model: bool = False) -> list[CheckResult]:
+    """Check layers[start:], the layers one step added, against that step's expected layers
+    (`whole_model`: the final model's layers aligned to the step, its own code unknown)."""
     added = layers[start:]
     checks: list[CheckResult] = []
     for offset, spec in enumerate(specs):
         if offset >= len(added):
             expected = describe(spec)
             checks.append(CheckResult("layer", expected, text("value.missing", lang), False,
-                                      text("check.missing_layer", lang, expected=expected),
+                                      text("check.missing_in_model" if whole_model else "check.missing_layer",
+                                           lang, expected=expected),
                                       text("explain.layer", lang, expected=expected)))
             continue
         index = start + offset
@@ -136,7 +138,10 @@ def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState], input_dim:
         else:
             step, want = expected[j]
             incoming = features_before(layers, i, input_dim)
-            rows.append(NetworkRow(step, _spec_view(want), _view(layers[i]), _differs(want, layers[i], incoming)))
+            differs = _differs(want, layers[i], incoming)
+            if _input_wrong(want, layers, i, input_dim):
+                differs.append("input")
+            rows.append(NetworkRow(step, _spec_view(want), _view(layers[i], incoming), differs))
             i, j = i + 1, j + 1
     return _mark_carried(spec, rows, passed or {})
 
@@ -154,14 +159,29 @@ def _mark_carried(spec: ExerciseSpec, rows: list[NetworkRow], passed: dict[str, 
     return rows
 
 
+def _input_wrong(spec: LayerSpec, layers: Sequence[LayerState], index: int, input_dim: int | None) -> bool:
+    """Does the layer itself get its input wrong, as its input-dimension check judges: the first
+    layer declaring another one; a later layer stating one it does not receive (Q7), or wired to
+    another tensor than the layer before it (a functional model)?"""
+    layer = layers[index]
+    if index == 0:
+        return spec.input_dim is not None and input_dim is not None and input_dim != spec.input_dim
+    previous = next((earlier.units for earlier in reversed(layers[:index]) if earlier.units is not None), None)
+    wired, declared = layer.incoming_features, _declared_dim(layer)
+    return (declared is not None and declared != (wired or previous)) or \
+        (wired is not None and previous is not None and wired != previous)
+
+
 def _spec_view(spec: LayerSpec) -> LayerView:
-    return LayerView(spec.type, spec.units, spec.return_sequences, format_shape(spec.output_shape), spec.params)
+    return LayerView(spec.type, spec.units, spec.return_sequences, format_shape(spec.output_shape), spec.params,
+                     spec.input_dim)
 
 
-def _view(layer: LayerState) -> LayerView:
+def _view(layer: LayerState, incoming: int | None = None) -> LayerView:
     sequences = layer.return_sequences if layer.keras_type == "LSTM" else None
-    return LayerView(layer.keras_type or layer.class_path, layer.units, sequences,
-                     format_shape(layer.output_shape), layer.weight_params)
+    shown_type = f"{layer.keras_type}({layer.wrapped_type})" if layer.wrapped_type else layer.keras_type
+    return LayerView(shown_type or layer.class_path, layer.units, sequences,
+                     format_shape(layer.output_shape), layer.weight_params, _declared_dim(layer) or incoming)
 
 
 def _differs(spec: LayerSpec, layer: LayerState, incoming: int | None) -> list[str]:
@@ -212,7 +232,8 @@ def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, decl
                                missing=text("value.not_declared", lang)))
     checks.append(_params_check(spec, layer, actual_type, incoming, lang))
     if spec.output_shape is not None:
-        checks.append(_shape_check(spec, layer, lang))
+        checks.append(_shape_check(spec, layer, lang) if layer.built or layer.output_shape is not None
+                      or incoming is None else _computed_shape_check(spec, layer, lang))
     return checks
 
 
@@ -251,6 +272,20 @@ def _shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
     passed = shape_matches(spec.output_shape, layer.output_shape)
     return CheckResult("output_shape", expected, actual, passed,
                        _message("output_shape", expected, actual, passed, lang))
+
+
+def _computed_shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
+    """A layer Keras has not built yet (a subclassed model's, in Keras 3) with a declared input:
+    its output shape follows from its units and return_sequences."""
+    expected = format_shape(spec.output_shape)
+    sequences = layer.return_sequences if spec.return_sequences is not None else None
+    rank_right = sequences is None or sequences == spec.return_sequences
+    shape = (*spec.output_shape[:-1], layer.units) if rank_right else \
+        ((None, None, layer.units) if sequences else (None, layer.units))
+    actual = format_shape(shape)
+    passed = shape_matches(spec.output_shape, shape)
+    return CheckResult("output_shape", expected, actual, passed,
+                       text("check.shape_computed", lang, message=_message("output_shape", expected, actual, passed, lang)))
 
 
 def _compare(name: str, expected, actual, lang: str, missing: str | None = None) -> CheckResult:

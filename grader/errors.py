@@ -62,6 +62,11 @@ def machine_gap(error: ErrorInfo | None) -> str | None:
     return root if root in COMMON_LIBRARIES else None
 
 
+def undefined_name(error: ErrorInfo) -> str | None:
+    found = _UNDEFINED.search(error.evalue) if error.ename == "NameError" else None
+    return found.group(1) if found else None
+
+
 def error_sentence(error: ErrorInfo, code: str, lang: str) -> str:
     """`Your code raised NameError at `model.fit(X_train)`: name 'X_train' is not defined. <what to do>`"""
     value = error.evalue.splitlines()[0][:160] if error.evalue else ""

@@ -77,7 +77,7 @@ def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = D
                       lang: str = "en") -> GradeResult:
     spec = load_spec(exercise)
     steps = [StepResult(id=step.id, title=step.title[lang], score=0, max_score=step.points,
-                        passed=False, checks=[], judged_on="none") for step in spec.steps]
+                        passed=False, checks=[], judged_on="none", reason=reason) for step in spec.steps]
     return GradeResult(notebook=str(path), exercise=spec.id, exercise_title=spec.title[lang], score=0,
                        max_score=spec.max_score,
                        keras=None, status="unreadable", steps=steps, notes=[reason], lang=lang)
@@ -99,10 +99,9 @@ def _ran_keras2_code(runs: list[CellRun]) -> bool:
     """Did Keras 3 reject Keras 2 code? A Keras 2 keyword; a first layer declared with input_dim,
     which Keras 3 reads as a 2-D input that no recurrent layer accepts; or an error in code that
     uses what only TensorFlow 1 style Keras 2 runs (tensorflow.compat.v1, get_session, ...)."""
+    tf1_style = any(name in run.source for run in runs for name in _KERAS2_ONLY_NAMES)
     for run in runs:
-        if run.error and _KERAS2_KEYWORD_ERROR in run.error.evalue:
-            return True
-        if run.error and any(name in run.source for name in _KERAS2_ONLY_NAMES):
+        if run.error and (tf1_style or _KERAS2_KEYWORD_ERROR in run.error.evalue):
             return True
         first = run.snapshot.layers[0] if run.snapshot and run.snapshot.layers else None
         if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:

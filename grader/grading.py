@@ -10,12 +10,13 @@ The same checks judge the clean replay of each step's code in a fresh kernel (gr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from grader.align import align
 from grader.checks import judge_layers, judge_model_defined, judge_summary, layer_cost
-from grader.errors import error_sentence, has_placeholder
+from grader.errors import error_sentence, has_placeholder, undefined_name
 from grader.execute import CellRun, ErrorInfo, KernelSession
 from grader.messages import text
 from grader.results import CheckResult, StepResult
@@ -104,15 +105,36 @@ class StepJudge:
         return self.prefix_ok(step, evidence.before)
 
     def prefix_ok(self, step: StepSpec, before: Snapshot) -> bool:
-        """Did every step before this one build exactly what the spec expects, as `before` shows?"""
+        """Did every step before this one build exactly what the spec expects, as `before` shows?
+        A model not built yet (its input declared later, by `model.build(...)`) is judged on what
+        it shows: each layer's type, units and return_sequences."""
         if step.creates_model:
             return True
         reference = self.spec.layers_before(step)
+        before = self.settled(before)
         layers = before.layers
         if len(layers) != len(reference) or before.model is None:
             return False
+        if before.model.input_dim is None:
+            return all((layer.keras_type, layer.units) == (want.type, want.units)
+                       and (want.return_sequences is None or layer.return_sequences == want.return_sequences)
+                       for layer, want in zip(layers, reference))
         checks = judge_layers(reference, layers, 0, before.model.input_dim, self.lang)
         return all(check.passed for check in checks)
+
+    def settled(self, snapshot: Snapshot) -> Snapshot:
+        """`snapshot`, with its model's layers as they were once the model got built, when its input
+        was declared only later (`model.build((None, None, 1))` after the layers, a subclassed model)."""
+        model = snapshot.model
+        if model is None or model.input_dim is not None:
+            return snapshot
+        later = next((run.snapshot.model for run in reversed(self.runs) if run.snapshot and run.snapshot.model
+                      and run.snapshot.model.id == model.id and run.snapshot.model.input_dim is not None), None)
+        if later is None:
+            return snapshot
+        built = {layer.id: layer for layer in later.layers}
+        layers = tuple(built.get(layer.id, layer) for layer in model.layers)
+        return replace(snapshot, model=replace(model, input_shape=later.input_shape, built=later.built, layers=layers))
 
     def judge_replayed(self, step: StepSpec, evidence: Evidence | None) -> StepResult:
         """Judge what the clean replay of the step's code did (grader/replay.py); None: it did nothing."""
@@ -124,7 +146,7 @@ class StepJudge:
         if evidence is None:  # no code for this step: each of its layers is missing
             return self._layer_checks(step, (), 0, None)
         name = self.spec.model_variable
-        after = evidence.after
+        after = self.settled(evidence.after)
         if after.model is None or not after.model.is_keras_model:
             return [judge_model_defined(False, name, self.lang), *self._layer_checks(step, (), 0, None)]
         layers = after.layers
@@ -140,8 +162,9 @@ class StepJudge:
         kept = [layer.id for layer in before.layers] == [layer.id for layer in after.layers[:len(before.layers)]]
         return len(before.layers) if kept else 0
 
-    def _layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None) -> list[CheckResult]:
-        return judge_layers(step.layers, layers, start, input_dim, self.lang)
+    def _layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None,
+                      whole_model: bool = False) -> list[CheckResult]:
+        return judge_layers(step.layers, layers, start, input_dim, self.lang, whole_model=whole_model)
 
     def _summary_checks(self, evidence: Evidence | None) -> list[CheckResult]:
         runs = evidence.runs if evidence else []
@@ -172,10 +195,20 @@ class StepJudge:
         if placeholder:
             first = text("note.placeholder", self.lang)
         elif raised:
-            first = error_sentence(raised, code, self.lang)
+            cause = self._failed_import(raised)
+            first = error_sentence(cause.error, cause.source, self.lang) if cause else \
+                error_sentence(raised, code, self.lang)
         else:
             first = failed.pop(0) if failed else (notes[0] if notes else "")
         return first + (f" (+{len(failed)})" if failed else "")
+
+    def _failed_import(self, raised: ErrorInfo) -> CellRun | None:
+        """The run whose failed import left undefined the name `raised` (a NameError) complains of."""
+        name = undefined_name(raised)
+        if name is None:
+            return None
+        return next((run for run in self.runs if run.error and run.error.ename in ("ImportError", "ModuleNotFoundError")
+                     and re.search(rf"\bimport\b[^\n]*\b{re.escape(name)}\b", run.source)), None)
 
     def _judge_final_model(self) -> list[StepResult]:
         """Judge the last model the notebook built, its layers aligned to the steps they belong to."""
@@ -192,10 +225,10 @@ class StepJudge:
             mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
             if final.model is None or not final.model.is_keras_model:
                 checks = [judge_model_defined(False, self.spec.model_variable, self.lang),
-                          *self._layer_checks(step, (), 0, None)]
+                          *self._layer_checks(step, (), 0, None, whole_model=True)]
             else:
                 start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
-                checks = self._layer_checks(step, final.layers[:end], start, final.model.input_dim)
+                checks = self._layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True)
             results.append(self._result(step, checks, evidence, note))
         return results
 

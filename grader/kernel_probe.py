@@ -419,6 +419,7 @@ def _describe_model(model: object) -> dict:
         "keras_model": keras_model,
         "built": keras_model and _attempt(lambda: model.built) is True,
         "input_shape": _shape(_attempt(lambda: model.input_shape)) if keras_model else None,
+        "build_shape": _build_shape(_own(model)) if keras_model else None,
         "layers": [_describe_layer(layer) for layer in layers or []],
     }
 
@@ -446,6 +447,15 @@ def _describe_layer(layer: object) -> dict:
         "input_shape": _shape(_attempt(lambda: layer.input.shape)),
         "output_shape": _output_shape(layer),
     }
+
+
+def _build_shape(own: dict) -> list | None:
+    """The input shape `model.build(...)` was given (Keras 3 keeps it in a dict, Keras 2 as is)."""
+    shapes = own.get("_build_shapes_dict")  # a tracked dict (a subclass): read through dict's own methods
+    values = _attempt(lambda: list(dict.values(shapes))) if isinstance(shapes, dict) else None
+    if values is not None and len(values) == 1:
+        return _shape(values[0])
+    return _shape(own.get("_build_input_shape"))
 
 
 def _wrapped(own: dict) -> object:

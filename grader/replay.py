@@ -84,7 +84,7 @@ class _Replayer:
         self.spec, self.step_map, self.lang = spec, step_map, lang
         self.judge = StepJudge(spec, step_map, [], None, lang)
         self.replay = Replay()
-        self.results: dict[str, StepResult] = {}
+        self.results: dict[str, Evidence] = {}
         self.current: Snapshot = EMPTY
 
     async def run(self, session: KernelSession, parts: list[Part]) -> None:
@@ -114,14 +114,16 @@ class _Replayer:
         return self.current
 
     def _judge(self, step: StepSpec, evidence: Evidence) -> None:
+        """Close the step's evidence; it is judged at the end, when a model built only later (by
+        `model.build(...)`) shows its layers as built."""
         evidence.after = (evidence.runs[-1].snapshot or EMPTY) if evidence.runs else evidence.before
-        self.results[step.id] = self.judge.judge_replayed(step, evidence)
+        self.results[step.id] = evidence
         self.replay.errors[step.id] = [run.error for run in self.replay.runs if run.error]
 
     async def result(self) -> Replay:
         if self.step_map.confident:
-            self.replay.steps = [self.results.get(step.id) or self.judge.judge_replayed(step, None)
-                                 for step in self.spec.steps]
+            self.judge.runs = list(self.replay.runs)
+            self.replay.steps = [self.judge.judge_replayed(step, self.results.get(step.id)) for step in self.spec.steps]
             return self.replay
         judge = StepJudge(self.spec, self.step_map, self.replay.runs, None, self.lang)
         self.replay.steps = await judge.judge_all()

@@ -90,6 +90,7 @@ class LayerView(_Capped):
     return_sequences: bool | None
     output_shape: str | None
     params: int | None
+    inputs: int | None = None  # input features: stated by the layer, else what it receives
 
 
 @dataclass

@@ -110,8 +110,13 @@ def program(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[Uni
     """The notebook's code as units of statements, in notebook order."""
     raw = [(index, step, source, _parse(source)) for index, step, source in _units(nb, spec, step_map)]
     trees = [stmt for *_, body in raw if body for stmt in body[1]]
-    model = _model_names(trees, spec.model_variable)
-    model |= _model_functions(trees, model)
+    model: set[str] = set()
+    while True:  # names bound to a model, and functions and classes that make or use one
+        grown = _model_names(trees, spec.model_variable, model)
+        grown |= _model_functions(trees, grown)
+        if grown == model:
+            break
+        model = grown
     writes = _global_writes(trees)
     return [_unit(index, step, source, body, model, writes) for index, step, source, body in raw]
 
@@ -273,9 +278,10 @@ def _union(sets: Iterable[set[str]]) -> set[str]:
 
 # --- the model ---
 
-def _model_names(trees: list[ast.stmt], variable: str) -> set[str]:
-    """The spec's variable, and every name assigned a model name or a new Sequential/Model."""
-    names = {variable}
+def _model_names(trees: list[ast.stmt], variable: str, known: set[str] = frozenset()) -> set[str]:
+    """The spec's variable, and every name assigned a model name, a new Sequential/Model, or what a
+    function or class that makes one returns (`m = build_model()`, `net = Forecaster()`)."""
+    names = {variable, *known}
     assigns = [node for tree in trees for node in _own_nodes(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))]
     grew = True
     while grew:
@@ -292,7 +298,7 @@ def _model_names(trees: list[ast.stmt], variable: str) -> set[str]:
 def _makes_model(value: ast.AST, names: set[str]) -> bool:
     if isinstance(value, ast.Name):
         return value.id in names
-    return isinstance(value, ast.Call) and _callee(value) in MODEL_CONSTRUCTORS
+    return isinstance(value, ast.Call) and (_callee(value) in MODEL_CONSTRUCTORS or _callee(value) in names)
 
 
 def _model_functions(trees: list[ast.stmt], names: set[str]) -> set[str]:
@@ -303,10 +309,15 @@ def _model_functions(trees: list[ast.stmt], names: set[str]) -> set[str]:
     while grew:
         grew = False
         for node in definitions:
-            if node.name not in found and any(_uses(stmt, names | found) for stmt in node.body):
+            if node.name not in found and any(_uses(stmt, names | found) or _constructs_model(stmt)
+                                              for stmt in node.body):
                 found.add(node.name)
                 grew = True
     return found
+
+
+def _constructs_model(node: ast.AST) -> bool:
+    return any(isinstance(inner, ast.Call) and _callee(inner) in MODEL_CONSTRUCTORS for inner in ast.walk(node))
 
 
 def _uses(node: ast.AST, names: set[str]) -> bool:

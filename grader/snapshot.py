@@ -39,11 +39,13 @@ class ModelState:
     input_shape: tuple[int | None, ...] | None
     layers: tuple[LayerState, ...]  # the graded ones: without the pass-through layers
     passed_through: tuple[str, ...] = ()  # the types of the layers left out (Dropout, ...)
+    build_shape: tuple[int | None, ...] | None = None  # given to model.build(...)
 
     @property
     def input_dim(self) -> int | None:
-        """The feature dimension the model was declared with, on the model or its first layer."""
-        shape = self.input_shape or (self.layers[0].declared_input_shape if self.layers else None)
+        """The feature dimension the model was declared with: on the model, its first layer, or
+        by `model.build(...)` (a subclassed model in Keras 3 is declared so, its layers unbuilt)."""
+        shape = self.input_shape or (self.layers[0].declared_input_shape if self.layers else None) or self.build_shape
         return shape[-1] if shape else None
 
 
@@ -85,6 +87,7 @@ def _model(data: dict, pass_through: frozenset[str]) -> ModelState:
         is_keras_model=data.get("keras_model") is True,
         built=data.get("built") is True,
         input_shape=_shape(data.get("input_shape")),
+        build_shape=_shape(data.get("build_shape")),
         layers=tuple(kept),
         passed_through=tuple(layer.keras_type for layer in layers if layer not in kept),
     )

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from grader.gradebook import sha256
-from tests.leftovers import assert_no_jail_left
+from grader.results import GradeResult
 from tests.browser import chromium
 from tests.class_corpus import KINDS, make_class
+from tests.invariants import contradictions
+from tests.leftovers import assert_no_jail_left
 from tests.notebooks import KERAS3, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +81,13 @@ def test_gradebook(graded_class):
     student, content_hash, _, result = rows["王小明.ipynb"]
     assert (student, result["score"]) == ("王小明", 100)
     assert content_hash == sha256((folder / "王小明.ipynb").read_bytes())
+
+
+def test_no_result_of_the_class_contradicts_itself(graded_class):
+    _, out, _, _ = graded_class
+    found = {path.stem: contradictions(GradeResult.from_dict(json.loads(path.read_text())))
+             for path in (out / "results").glob("*.json")}
+    assert len(found) == 40 and {name: said for name, said in found.items() if said} == {}
 
 
 def test_student_outputs(graded_class):

@@ -93,6 +93,20 @@ def test_data_definitions_and_in_place_changes_the_model_reads_are_kept():
     assert result["step4"] == "model.add(Dense(100))\nmodel.add(Dense(10))\nmodel.compile(loss='mse')"
 
 
+def test_a_model_made_by_a_function_or_held_by_an_object_is_kept_with_its_maker():
+    """Q3: `m = build_model()` and `forecaster.model.summary()` build the graded model too."""
+    function = ("def build_model():\n    m = Sequential()\n    m.add(keras.Input(shape=(None, 1)))\n"
+                "    m.add(LSTM(50, return_sequences=True))\n    return m")
+    holder = "class Forecaster:\n    def __init__(self):\n        self.model = build_model()"
+    cells = [IMPORTS + function, holder, "forecaster = Forecaster()\nprint('made')",
+             "forecaster.model.add(LSTM(100))", "forecaster.model.summary()"]
+    kept_code = "\n".join(kept(cells, marked=False).values())
+    for statement in (function, holder, "forecaster = Forecaster()", "forecaster.model.add(LSTM(100))",
+                      "forecaster.model.summary()"):
+        assert statement in kept_code
+    assert "print('made')" not in kept_code
+
+
 def test_a_name_bound_only_after_the_step_is_not_pulled_in():
     result = kept([KERAS3[0], "model.add(LSTM(units, return_sequences=True))", "units = 100", *KERAS3[2:]])
     assert "units = 100" not in "\n".join(result.values())

@@ -1,0 +1,120 @@
+"""The real-world corpus (tests/real_world.py), graded end to end as an instructor grades a class.
+
+All notebooks go into one class folder and are graded in one batch run (`grade CLASS -o OUT -j 2`,
+warm kernels, `--lang auto`, so each report speaks its notebook's language). A handful of failing
+cases are graded again in the other language, so every `first` substring is checked in Chinese
+and in English. The three runs start together and share the two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.results import GradeResult
+from tests.invariants import contradictions
+from tests.real_world import BY_NAME, CASES, OTHER_LANGUAGE, Case, first_sentence, write_case
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIONS = ["--timeout", "60", "--run-timeout", "240"]
+OTHER = {"zh": "en", "en": "zh"}
+
+
+def _start(folder: Path, out: Path, jobs: int, lang: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "grader", str(folder), "-o", str(out), "-j", str(jobs),
+                             "--lang", lang, *OPTIONS], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(run: subprocess.Popen, out: Path) -> tuple[dict[str, dict], str]:
+    """Each result by case name, and what the run printed (for a failure's message). The exit code
+    is not asserted here: a submission the grader failed on shows in its own case's tests."""
+    stdout, stderr = run.communicate(timeout=900)
+    results = {}
+    for path in (out / "results").glob("*.json"):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        results[Path(result["notebook"]).stem] = result
+    return results, f"exit {run.returncode}\n{stdout[-2000:]}\n{stderr[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], str]:
+    """(results of the whole corpus in its own language, results of OTHER_LANGUAGE in the other one,
+    each by case name; the runs' output)."""
+    base = tmp_path_factory.mktemp("real_world")
+    folders = {key: base / key for key in ("class", "to_en", "to_zh")}
+    for folder in folders.values():
+        folder.mkdir()
+    for case in CASES:
+        write_case(case, folders["class"])
+    for name in OTHER_LANGUAGE:
+        case = BY_NAME[name]
+        write_case(case, folders[f"to_{OTHER[case.lang]}"])
+    runs = [(_start(folders["class"], base / "out", 2, "auto"), base / "out")]
+    runs += [(_start(folders[key], base / f"out_{key}", 1, key[3:]), base / f"out_{key}") for key in ("to_en", "to_zh")]
+    (main, main_log), *others = [_finish(run, out) for run, out in runs]
+    other = {name: result for results, _ in others for name, result in results.items()}
+    return main, other, "\n".join([main_log, *(log for _, log in others)])
+
+
+def _result(results: dict[str, dict], name: str, log: str) -> dict:
+    assert name in results, f"no result for {name}; the batch said:\n{log}"
+    return results[name]
+
+
+def _verdicts(result: dict) -> tuple[bool, ...]:
+    return tuple(step["passed"] for step in result["steps"])
+
+
+def _check(case: Case, result: dict) -> None:
+    steps = result["steps"]
+    shown = {step["id"]: (step["passed"], first_sentence(step["reason"])) for step in steps}
+    assert _verdicts(result) == case.expected, f"{result['lang']}: {shown}"
+    for number, wanted in case.first.items():
+        sentence = first_sentence(steps[number - 1]["reason"])
+        assert wanted in sentence, f"step {number} ({result['lang']}): {wanted!r} not in {sentence!r}"
+    for number, spelling in case.modern.items():
+        reason = steps[number - 1]["reason"]
+        assert spelling in reason, f"step {number} ({result['lang']}): modern spelling {spelling!r} not in {reason!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_verdicts_and_first_sentences(graded, case):
+    main, _, log = graded
+    _check(case, _result(main, case.name, log))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_status_is_graded(graded, case):
+    main, _, log = graded
+    result = _result(main, case.name, log)
+    assert result["status"] == "graded", result["notes"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_the_result_never_contradicts_itself(graded, case):
+    """Step verdicts, checks, notes and the network table come from one judgement (tests/invariants.py)."""
+    main, other, log = graded
+    for results in (main, other):
+        if case.name in results:
+            assert contradictions(GradeResult.from_dict(results[case.name])) == []
+
+
+@pytest.mark.parametrize("name", OTHER_LANGUAGE)
+def test_the_other_language(graded, name):
+    case = BY_NAME[name]
+    _, other, log = graded
+    result = _result(other, name, log)
+    assert result["lang"] == OTHER[case.lang]
+    _check(case, result)
+
+
+def test_corpus_size_and_languages():
+    assert len(CASES) >= 45
+    assert {case.lang for case in CASES} == {"zh", "en"}
+    assert {BY_NAME[name].lang for name in OTHER_LANGUAGE} == {"zh", "en"}
+    assert all(not all(BY_NAME[name].expected) for name in OTHER_LANGUAGE)  # each has a reason to check
