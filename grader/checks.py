@@ -9,30 +9,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.align import align
+from grader.layer_kinds import kind, normalise, spatial_rank, vocabulary
 from grader.messages import text
 from grader.results import CheckResult, LayerView, NetworkRow
 from grader.snapshot import LayerState
-from grader.spec import ExerciseSpec, LayerSpec
+from grader.spec import ExerciseSpec, LayerSpec, format_shape
 
 
 def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
                  use_bias: bool | None = True) -> int | None:
-    """Trainable parameters of an LSTM or Dense layer with `inputs` features coming in."""
-    if units is None or inputs is None:
+    """Parameters of a one-size layer (LSTM, GRU, Dense, ...) with `inputs` features coming in."""
+    layer_kind = kind(layer_type)
+    if units is None or inputs is None or layer_kind is None or layer_kind.main != "units":
         return None
-    bias = units if use_bias is not False else 0
-    if layer_type == "LSTM":
-        return 4 * (units * (inputs + units) + bias)
-    if layer_type == "Dense":
-        return inputs * units + bias
-    return None
+    return layer_kind.params({"units": units, "use_bias": use_bias}, (None, inputs))
 
 
-def format_shape(shape: Sequence[int | None] | None) -> str | None:
-    if shape is None:
-        return None
-    inner = ", ".join("None" if dim is None else str(dim) for dim in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+def main_value(layer: LayerState) -> object:
+    """A layer's main size (units, filters, ...), as `LSTM(50)` says it first."""
+    layer_kind = kind(layer.keras_type)
+    if layer_kind is None or layer_kind.main is None:
+        return layer.units
+    return settings_of(layer).get(layer_kind.main)
+
+
+def settings_of(layer: LayerState) -> dict[str, object]:
+    """The layer's settings the vocabulary compares, with the fields every layer reports."""
+    found = dict(layer.attributes)
+    for name in ("units", "return_sequences", "use_bias"):
+        if getattr(layer, name) is not None:
+            found.setdefault(name, getattr(layer, name))
+    return found
+
+
+def incoming_shape(layers: Sequence[LayerState], index: int, model_input_dim: int | None) -> tuple | None:
+    """The shape entering layers[index]: what it is wired to; else the previous layer's output;
+    else what the first layer declares."""
+    layer = layers[index]
+    if layer.input_shape is not None:
+        return layer.input_shape
+    if index > 0 and layers[index - 1].output_shape is not None:
+        return layers[index - 1].output_shape
+    if index == 0 and layer.declared_input_shape is not None:
+        return layer.declared_input_shape
+    features = features_before(layers, index, model_input_dim)
+    return None if features is None else (None, None, features)
 
 
 def shape_matches(expected: Sequence[int | None], actual: Sequence[int | None] | None) -> bool:
@@ -72,7 +93,8 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         # A later layer's input is what it is wired to, unless it states another (which Keras 2
         # ignores, but the student's statement about the network is then wrong).
         declared = model_input_dim if index == 0 else _declared_dim(layers[index]) or layers[index].incoming_features
-        layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang)
+        shape_in = incoming_shape(layers, index, model_input_dim)
+        layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang, shape_in)
         for check in layer_checks:
             if not check.passed:
                 check.explain = _explain(check.name, spec, layers[index], incoming, lang)
@@ -85,8 +107,19 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
 
 
 def describe(spec: LayerSpec) -> str:
-    options = f", return_sequences={spec.return_sequences}" if spec.return_sequences is not None else ""
-    return f"{spec.type}({spec.units}{options})"
+    """`LSTM(50, return_sequences=True)`, `Conv2D(32, kernel_size=(3, 3), activation='relu')`."""
+    main = spec.kind.main
+    shown = [_value_text(spec.attributes[main])] if main in spec.attributes else []
+    shown += [f"{name}={_value_text(value)}" for name, value in spec.attributes.items() if name != main]
+    return f"{spec.type}({', '.join(shown)})"
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, dict):
+        inner = dict(value)
+        inner_type = inner.pop("type")
+        return describe(LayerSpec(inner_type, tuple(inner.items())))
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def judge_summary(called: bool, printed: bool, lang: str) -> list[CheckResult]:
@@ -115,7 +148,7 @@ def judge_model_defined(defined: bool, name: str, lang: str) -> CheckResult:
 def layer_cost(layer: LayerState, spec: LayerSpec) -> float:
     """How unlike the expected layer a layer is, to align a model's layers to the exercise's."""
     cost = 0.0 if layer.keras_type == spec.type else 0.6
-    return cost + (0.3 if layer.units != spec.units else 0.0)
+    return cost + (0.3 if main_value(layer) != spec.units else 0.0)
 
 
 def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState], input_dim: int | None = None,
@@ -180,7 +213,7 @@ def _spec_view(spec: LayerSpec) -> LayerView:
 def _view(layer: LayerState, incoming: int | None = None) -> LayerView:
     sequences = layer.return_sequences if layer.keras_type == "LSTM" else None
     shown_type = f"{layer.keras_type}({layer.wrapped_type})" if layer.wrapped_type else layer.keras_type
-    return LayerView(shown_type or layer.class_path, layer.units, sequences,
+    return LayerView(shown_type or layer.class_path, main_value(layer), sequences,
                      format_shape(layer.output_shape), layer.weight_params, _declared_dim(layer) or incoming)
 
 
@@ -198,7 +231,15 @@ def _differs(spec: LayerSpec, layer: LayerState, incoming: int | None) -> list[s
 
 
 def _explain(name: str, spec: LayerSpec, layer: LayerState, incoming: int | None, lang: str) -> str:
-    """Why a failed layer check matters and how to get it right, with this layer's numbers."""
+    """Why a failed layer check matters and how to get it right, with this layer's numbers: the
+    vocabulary's text for this kind, else the catalogue's for LSTM and Dense, else a general one."""
+    own = spec.kind.explain.get(name, {}).get(lang)
+    if own:
+        return own
+    if name in ("params",) and spec.type not in ("LSTM", "Dense"):
+        return text("explain.params_any", lang)
+    if name not in _EXPLAINED:
+        return text("explain.setting", lang, name=name, expected=_value_text(spec.attributes.get(name, "")))
     if name == "return_sequences":
         return text(f"explain.return_sequences_{str(spec.return_sequences).lower()}", lang)
     if name == "params":
@@ -213,28 +254,92 @@ def _explain(name: str, spec: LayerSpec, layer: LayerState, incoming: int | None
                 dim=spec.input_dim)
 
 
+# Failed checks the catalogue explains itself (its [explain] section).
+_EXPLAINED = frozenset({"type", "units", "return_sequences", "input_dim", "input_shape", "params", "output_shape",
+                        "layer", "layer_count"})
+
+
 def _declared_dim(layer: LayerState) -> int | None:
     shape = layer.declared_input_shape
     return shape[-1] if shape else None
 
 
 def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, declared: int | None,
-                  first: bool, lang: str) -> list[CheckResult]:
+                  first: bool, lang: str, shape_in: tuple | None = None) -> list[CheckResult]:
     actual_type = layer.keras_type or layer.class_path
-    checks = [_compare("type", spec.type, actual_type, lang),
-              _compare("units", spec.units, layer.units, lang)]
-    if spec.return_sequences is not None:
-        checks.append(_compare("return_sequences", spec.return_sequences, layer.return_sequences, lang))
+    shown_type = f"{actual_type}({layer.wrapped_type})" if layer.wrapped_type else actual_type
+    checks = [_compare("type", spec.type, shown_type, lang)]
+    settings = settings_of(layer)
+    main = spec.kind.main
+    for name in sorted(spec.attributes, key=lambda name: name != main):  # the main size first
+        checks.append(_setting_check(name, spec.attributes[name], settings.get(name), spec.type, lang))
     # Only the model's first layer must declare its input; a later layer gets it from the layer
     # before, which that layer's step answers for. A later layer that declares one must be right.
-    if spec.input_dim is not None and (first or declared is not None):
+    if spec.input_shape is not None and len(spec.input_shape) != 3 and first:
+        actual = shape_in or layer.declared_input_shape
+        passed = actual is not None and shape_matches(spec.input_shape, actual)
+        shown = format_shape(actual) if actual is not None else text("value.not_declared", lang)
+        checks.append(CheckResult("input_shape", format_shape(spec.input_shape), shown, passed,
+                                  _message("input_shape", format_shape(spec.input_shape), shown, passed, lang)))
+    elif spec.input_dim is not None and (first or declared is not None):
         checks.append(_compare("input_dim", spec.input_dim, declared, lang,
                                missing=text("value.not_declared", lang)))
-    checks.append(_params_check(spec, layer, actual_type, incoming, lang))
+    if spec.kind.main == "units" and spec.kind.family != "bidirectional":
+        checks.append(_params_check(spec, layer, actual_type, incoming, lang))
+    else:
+        checks.append(_kind_params_check(spec, layer, settings, shape_in, lang))
     if spec.output_shape is not None:
         checks.append(_shape_check(spec, layer, lang) if layer.built or layer.output_shape is not None
                       or incoming is None else _computed_shape_check(spec, layer, lang))
     return checks
+
+
+def _setting_check(name: str, expected: object, actual: object, kind_name: str, lang: str) -> CheckResult:
+    """One setting the spec asks for; `kernel_size=3` of a Conv2D is (3, 3), an activation is
+    compared by name, a number given as 0.2 may come back as "0.2"."""
+    if isinstance(expected, dict):  # a wrapper's layer
+        inner = dict(expected)
+        inner_type = inner.pop("type")
+        want = describe(LayerSpec(inner_type, tuple(inner.items())))
+        mine = dict(actual) if isinstance(actual, dict) else {}
+        passed = mine.get("type") == inner_type and all(
+            normalise(key, mine.get(key), spatial_rank(inner_type)) == value for key, value in inner.items())
+        got = describe(LayerSpec(mine.pop("type"), tuple((k, v) for k, v in mine.items() if k in inner))) \
+            if mine.get("type") in vocabulary() else text("value.missing", lang)
+        return CheckResult(name, want, got, passed, _message(name, want, got, passed, lang))
+    actual = normalise(name, actual, spatial_rank(kind_name))
+    passed = actual == expected or (isinstance(expected, float) and isinstance(actual, str) and _same_number(expected, actual))
+    label = "vocabulary" if (name, kind(kind_name).family) == ("input_dim", "embedding") else name
+    shown = actual if actual is not None else text("value.missing", lang)
+    return CheckResult(name, expected, shown, passed, _message(label, expected, shown, passed, lang))
+
+
+def _same_number(expected: float, actual: str) -> bool:
+    try:
+        return float(actual) == expected
+    except ValueError:
+        return False
+
+
+def _kind_params_check(spec: LayerSpec, layer: LayerState, settings: dict, shape_in: tuple | None,
+                       lang: str) -> CheckResult:
+    """Parameters of a layer of any kind: its kind's formula on its own settings and real input,
+    against the expected layer's on that input, and against the weights Keras created."""
+    expected = spec.kind.params(spec.attributes, shape_in)
+    layer_kind = kind(layer.keras_type)
+    mine = {**settings, "layer": settings.get("layer")} if layer_kind else {}
+    computed = layer_kind.params(mine, shape_in) if layer_kind else None
+    course = spec.params if spec.params is not None else expected
+    if computed is None or expected is None:
+        shown = layer.weight_params if layer.weight_params is not None else text("value.unknown", lang)
+        passed = expected is not None and shown == expected
+        message = text("check.params_unknown", lang) if shape_in is None else _message("params", course, shown, passed, lang)
+        return CheckResult("params", course, shown, passed, message)
+    if layer.weight_params is not None and layer.weight_params != computed:
+        return CheckResult("params", course, layer.weight_params, False,
+                           text("check.params_inconsistent", lang, weights=f"{layer.weight_params:,}",
+                                computed=f"{computed:,}"))
+    return _compare("params", expected, computed, lang)
 
 
 def _params_check(spec: LayerSpec, layer: LayerState, actual_type: str, incoming: int | None,

@@ -21,13 +21,14 @@ from grader.cluster import ClusterUnreachable, DaskMissing
 from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
 from grader.gradescope import run_gradescope
 from grader.messages import escape_controls, text
+from grader.new_exercise import new_exercise
 from grader.notebook import UnreadableNotebook
 from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
 from grader.safe_write import write_text
 from grader.sandbox import JailUnavailable, Limits, MiB, check_jail_tools
-from grader.spec import DEFAULT_EXERCISE
+from grader.spec import DEFAULT_EXERCISE, SpecError, load_spec
 from grader.submissions import SubmissionError
 
 DEFAULTS = Limits()
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check-spec"]:
+        return check_spec_main(argv[1:])
+    if argv[:1] == ["new-exercise"]:
+        return new_exercise_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     lang = "en" if args.lang == "auto" else args.lang  # until a notebook is read
@@ -98,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         check_jail_tools()  # nothing is graded outside a jail
     except JailUnavailable as error:
         print(text("cli.no_jail", lang, reason=error), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    try:
+        load_spec(args.exercise)  # a bad spec grades nothing: one line, before any notebook runs
+    except SpecError as error:
+        print(escape_controls(error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     if args.gradescope:
         run_gradescope(submission_dir=args.submission_dir, results_path=args.results_path, exercise=args.exercise,
@@ -201,3 +212,41 @@ def _write_json(result: GradeResult, destination: str | None) -> None:
         sys.stdout.write(result.to_json() + "\n")
     elif destination:
         write_text(destination, result.to_json() + "\n")
+
+
+def check_spec_main(argv: list[str]) -> int:
+    """`grade check-spec PATH...`: each spec loads, or one line naming the file, the key and what is allowed."""
+    parser = argparse.ArgumentParser(prog="grade check-spec", description="Validate exercise specs.")
+    parser.add_argument("specs", nargs="+", metavar="PATH", help="a spec.toml, or an exercise id")
+    worst = 0
+    for path in parser.parse_args(argv).specs:
+        try:
+            spec = load_spec(path)
+        except SpecError as error:
+            print(escape_controls(error), file=sys.stderr)
+            worst = EXIT_CANNOT_GRADE
+            continue
+        print(f"{spec.path}: ok, {len(spec.steps)} steps, {spec.max_score} points")
+    return worst
+
+
+def new_exercise_main(argv: list[str]) -> int:
+    """`grade new-exercise SOLUTION.ipynb --id NAME`: exercises/NAME/ from an instructor's solution."""
+    parser = argparse.ArgumentParser(prog="grade new-exercise",
+                                     description="Write a first exercise (spec.toml and student notebook) from a solution.")
+    parser.add_argument("solution", type=Path, help="the instructor's solution notebook")
+    parser.add_argument("--id", required=True, help="the exercise's id: its folder's name")
+    parser.add_argument("--to", type=Path, metavar="FOLDER", help="where to write it (default exercises/ID)")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", args.id):
+        print(f"--id {escape_controls(args.id)!s}: lower-case letters, digits and _ only", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    try:
+        check_jail_tools()
+        folder = new_exercise(args.solution, args.id, args.to)
+    except (JailUnavailable, UnreadableNotebook, SpecError, ValueError, OSError) as error:
+        shown = error.reason("en") if isinstance(error, UnreadableNotebook) else str(error)
+        print(escape_controls(shown), file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    print(f"{folder}: spec.toml and {args.id}.ipynb written; edit them, then `grade check-spec {folder / 'spec.toml'}`")
+    return 0

@@ -27,6 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.kernel_probe import REPLY_BYTES, ProbeChannel, probe_expression, reply_size
+from grader.layer_kinds import probed_attributes
 from grader.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
     launcher_environment, open_jail, process_limit_events
 from grader.snapshot import Snapshot, parse_snapshot
@@ -371,15 +372,16 @@ class KernelSession:
         return process_limit_events(self._jail.cgroups) > self._forks_refused
 
     async def snapshot(self) -> Snapshot:
-        name = self.model_variable
-        return self._parse(await self._probe(probe_expression(f"snapshot({name!r}, {self.policy.find_model!r})")))
+        name, find, attributes = self.model_variable, self.policy.find_model, json.dumps(probed_attributes())
+        return self._parse(await self._probe(probe_expression(f"snapshot({name!r}, {find!r}, {attributes!r})")))
 
     async def install_reference(self, layers: list[dict]) -> Snapshot:
         """Bind the model variable to a reference model made of `layers` (and the exercise's given
         names the notebook lacks to the real Keras objects)."""
         payload, given = json.dumps(layers), json.dumps(list(self.policy.given_names))
-        return self._parse(await self._probe(
-            probe_expression(f"install_reference({self.model_variable!r}, {payload!r}, {given!r})")))
+        attributes = json.dumps(probed_attributes())
+        return self._parse(await self._probe(probe_expression(
+            f"install_reference({self.model_variable!r}, {payload!r}, {given!r}, {attributes!r})")))
 
     def _parse(self, data: dict) -> Snapshot:
         return parse_snapshot(data, self.policy.pass_through)

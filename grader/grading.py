@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from grader.align import align
-from grader.checks import judge_layers, judge_model_defined, judge_summary, layer_cost
+from grader.check_kinds import CHECK_KINDS
+from grader.checks import judge_layers, judge_model_defined, layer_cost, main_value
 from grader.errors import error_sentence, has_placeholder, undefined_name
 from grader.execute import CellRun, ErrorInfo, KernelSession
 from grader.messages import text
@@ -115,8 +116,8 @@ class StepJudge:
         layers = before.layers
         if len(layers) != len(reference) or before.model is None:
             return False
-        if before.model.input_dim is None:
-            return all((layer.keras_type, layer.units) == (want.type, want.units)
+        if not before.model.input_known:
+            return all((layer.keras_type, main_value(layer)) == (want.type, want.units)
                        and (want.return_sequences is None or layer.return_sequences == want.return_sequences)
                        for layer, want in zip(layers, reference))
         checks = judge_layers(reference, layers, 0, before.model.input_dim, self.lang)
@@ -126,10 +127,10 @@ class StepJudge:
         """`snapshot`, with its model's layers as they were once the model got built, when its input
         was declared only later (`model.build((None, None, 1))` after the layers, a subclassed model)."""
         model = snapshot.model
-        if model is None or model.input_dim is not None:
+        if model is None or model.input_known:
             return snapshot
         later = next((run.snapshot.model for run in reversed(self.runs) if run.snapshot and run.snapshot.model
-                      and run.snapshot.model.id == model.id and run.snapshot.model.input_dim is not None), None)
+                      and run.snapshot.model.id == model.id and run.snapshot.model.input_known), None)
         if later is None:
             return snapshot
         built = {layer.id: layer for layer in later.layers}
@@ -141,20 +142,11 @@ class StepJudge:
         return self._result(step, self._checks(step, evidence), evidence, [])
 
     def _checks(self, step: StepSpec, evidence: Evidence | None) -> list[CheckResult]:
-        if step.prints_summary:
-            return self._summary_checks(evidence)
-        if evidence is None:  # no code for this step: each of its layers is missing
-            return self._layer_checks(step, (), 0, None)
-        name = self.spec.model_variable
-        after = self.settled(evidence.after)
-        if after.model is None or not after.model.is_keras_model:
-            return [judge_model_defined(False, name, self.lang), *self._layer_checks(step, (), 0, None)]
-        layers = after.layers
-        start = self._start_of_step(step, evidence)
-        return self._layer_checks(step, layers, start, after.model.input_dim)
+        """The step's checks, each kind as the check registry (grader/check_kinds.py) judges it."""
+        return [check for name in step.checks for check in CHECK_KINDS[name](self, step, evidence)]
 
     @staticmethod
-    def _start_of_step(step: StepSpec, evidence: Evidence) -> int:
+    def start_of_step(step: StepSpec, evidence: Evidence) -> int:
         """Where the step's layers begin: after the layers the model had before it, when it kept them."""
         before, after = evidence.before, evidence.after
         if step.creates_model or before.model is None or before.model.id != after.model.id:
@@ -162,15 +154,9 @@ class StepJudge:
         kept = [layer.id for layer in before.layers] == [layer.id for layer in after.layers[:len(before.layers)]]
         return len(before.layers) if kept else 0
 
-    def _layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None,
-                      whole_model: bool = False) -> list[CheckResult]:
+    def layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None,
+                     whole_model: bool = False) -> list[CheckResult]:
         return judge_layers(step.layers, layers, start, input_dim, self.lang, whole_model=whole_model)
-
-    def _summary_checks(self, evidence: Evidence | None) -> list[CheckResult]:
-        runs = evidence.runs if evidence else []
-        called = [run for run in runs if _summarised_model(run)]
-        printed = any(self.spec.policy.summary_mark in run.output_text for run in called)
-        return judge_summary(bool(called), printed, self.lang)
 
     def _result(self, step: StepSpec, checks: list[CheckResult], evidence: Evidence | None,
                 notes: list[str]) -> StepResult:
@@ -202,6 +188,14 @@ class StepJudge:
             first = failed.pop(0) if failed else (notes[0] if notes else "")
         return first + (f" (+{len(failed)})" if failed else "")
 
+    def _final_layer_checks(self, step: StepSpec, final: Snapshot, matches, expected) -> list[CheckResult]:
+        if final.model is None or not final.model.is_keras_model:
+            return [judge_model_defined(False, self.spec.model_variable, self.lang),
+                    *self.layer_checks(step, (), 0, None, whole_model=True)]
+        mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
+        start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
+        return self.layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True)
+
     def _failed_import(self, raised: ErrorInfo) -> CellRun | None:
         """The run whose failed import left undefined the name `raised` (a NameError) complains of."""
         name = undefined_name(raised)
@@ -219,21 +213,9 @@ class StepJudge:
         results = []
         for step in self.spec.steps:
             evidence = Evidence(final, final, self.runs, "final_model")
-            if step.prints_summary:
-                results.append(self._result(step, self._summary_checks(evidence), evidence, note))
-                continue
-            mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
-            if final.model is None or not final.model.is_keras_model:
-                checks = [judge_model_defined(False, self.spec.model_variable, self.lang),
-                          *self._layer_checks(step, (), 0, None, whole_model=True)]
-            else:
-                start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
-                checks = self._layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True)
+            checks = [check for name in step.checks if name != "layers"
+                      for check in CHECK_KINDS[name](self, step, evidence)]
+            if "layers" in step.checks:
+                checks = self._final_layer_checks(step, final, matches, expected) + checks
             results.append(self._result(step, checks, evidence, note))
         return results
-
-
-def _summarised_model(run: CellRun) -> bool:
-    """Did `model.summary()` really run, on the model bound to the variable, during this run?"""
-    snapshot = run.snapshot
-    return bool(snapshot and snapshot.model and snapshot.model.id in snapshot.summary_calls)

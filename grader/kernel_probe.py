@@ -73,6 +73,7 @@ _ANSWER = None  # the sealed `_answer`, once installed
 _MODEL = _SEQUENTIAL = _INPUT = _VARIABLES = _LAYER_TYPES = _USER_NS = _SUMMARY_CALLS = _SIGN = None
 _RUNTIME = _KERAS = _SUMMARIZED = None
 MAX_GLOBALS = 10_000  # globals looked through for the notebook's model
+MAX_ATTRIBUTES = 32  # settings reported of a layer
 
 
 class JsonText:
@@ -95,16 +96,16 @@ class Probe:
         return _start
 
     @staticmethod
-    def snapshot(name: str, find: bool = True) -> Callable:
+    def snapshot(name: str, find: bool = True, attributes_json: str = "[]") -> Callable:
         """The model to grade (bound to `name`; else, when `find`, found as `_graded_model` says),
         and the real summary calls since the last snapshot."""
-        return _asker("snapshot", name, find)
+        return _asker("snapshot", name, find, attributes_json)
 
     @staticmethod
-    def install_reference(name: str, layers_json: str, given_json: str = "[]") -> Callable:
+    def install_reference(name: str, layers_json: str, given_json: str = "[]", attributes_json: str = "[]") -> Callable:
         """Bind `name` to the reference model made of `layers`, and each of the `given` names the
         notebook lacks (its import failed) to the real Keras object; answers its snapshot."""
-        return _asker("install_reference", name, layers_json, given_json)
+        return _asker("install_reference", name, layers_json, given_json, attributes_json)
 
 
 def probe_expression(call: str) -> str:
@@ -350,13 +351,15 @@ def _answer(request: str, args: tuple, nonce: str) -> JsonText:
     return _SIGN(nonce, handlers[request](*args))
 
 
-def _snapshot(name: str, find: bool = True) -> dict:
+def _snapshot(name: str, find: bool = True, attributes_json: str = "[]") -> dict:
+    """The model to grade, with each layer's settings named in `attributes_json` (the vocabulary's)."""
     defined = name in _USER_NS
     calls = _SUMMARY_CALLS[:]
     del _SUMMARY_CALLS[:]
+    names = [item for item in _first(_SCAN_JSON(attributes_json, 0)[0], MAX_ATTRIBUTES) if type(item) is str]
     model, found_as = _graded_model(name) if find is True else (_USER_NS.get(name), None)
-    return {"defined": defined or model is not None, "model": None if model is None else _describe_model(model),
-            "found_as": found_as, "summary_calls": calls}
+    described = None if model is None else _describe_model(model, names)
+    return {"defined": defined or model is not None, "model": described, "found_as": found_as, "summary_calls": calls}
 
 
 def _graded_model(name: str) -> tuple:
@@ -385,7 +388,7 @@ def _global_name(model: object) -> str | None:
                  if item is model and type(key) is str and not key.startswith("_")), None)
 
 
-def _install_reference(name: str, layers_json: str, given_json: str = "[]") -> dict:
+def _install_reference(name: str, layers_json: str, given_json: str = "[]", attributes_json: str = "[]") -> dict:
     for given in _SCAN_JSON(given_json, 0)[0]:
         if type(given) is str and given not in _USER_NS:
             real = _KERAS if given == "keras" else _attempt(lambda: getattr(_KERAS, given)) \
@@ -395,22 +398,25 @@ def _install_reference(name: str, layers_json: str, given_json: str = "[]") -> d
     model = _SEQUENTIAL()
     for index, layer in enumerate(_SCAN_JSON(layers_json, 0)[0]):
         if index == 0:
-            model.add(_INPUT(shape=(None, layer["input_dim"])))
-        # Zero weights: only their shapes matter here, and the default random orthogonal ones
-        # cost a fresh kernel 0.2 s.
-        options = {"kernel_initializer": "zeros"}
-        if layer["type"] == "LSTM":
-            options.update(return_sequences=layer["return_sequences"], recurrent_initializer="zeros")
-        model.add(_layer_class(layer["type"])(layer["units"], **options))
+            model.add(_INPUT(shape=tuple(layer["input_shape"][1:])))
+        model.add(_reference_layer(layer))
     _USER_NS[name] = model
-    return _snapshot(name)
+    return _snapshot(name, False, attributes_json)
+
+
+def _reference_layer(layer: dict) -> object:
+    """`{"type": "LSTM", "arguments": {...}}` as a layer; a wrapper's "layer" argument likewise."""
+    arguments = dict(layer["arguments"])
+    if isinstance(arguments.get("layer"), dict):
+        arguments["layer"] = _reference_layer(arguments["layer"])
+    return _layer_class(layer["type"])(**arguments)
 
 
 def _layer_class(name: str) -> type:
     return next(cls for cls, type_name in _LAYER_TYPES.values() if type_name == name)
 
 
-def _describe_model(model: object) -> dict:
+def _describe_model(model: object, names: list) -> dict:
     keras_model = _derives(model, _MODEL)
     layers = _attempt(lambda: _first(model.layers, MAX_LAYERS)) if keras_model else None
     return {
@@ -420,11 +426,21 @@ def _describe_model(model: object) -> dict:
         "built": keras_model and _attempt(lambda: model.built) is True,
         "input_shape": _shape(_attempt(lambda: model.input_shape)) if keras_model else None,
         "build_shape": _build_shape(_own(model)) if keras_model else None,
-        "layers": [_describe_layer(layer) for layer in layers or []],
+        "layers": [_describe_layer(layer, names) for layer in layers or []],
+        "compiled": _compiled(_own(model)) if keras_model else None,
     }
 
 
-def _describe_layer(layer: object) -> dict:
+def _compiled(own: dict) -> dict | None:
+    """The loss and optimizer the model was compiled with (both Keras keep them as attributes)."""
+    optimizer = own.get("optimizer")
+    if optimizer is None:
+        return None
+    loss = own.get("loss")
+    return {"loss": _setting(loss), "optimizer": _text(_attempt(lambda: type(optimizer).__name__))}
+
+
+def _describe_layer(layer: object, names: list) -> dict:
     keras_type = _keras_type(layer)
     described = {"id": id(layer), "name": _text(_attempt(lambda: layer.name)), "class": _class_path(layer),
                  "keras_type": keras_type}
@@ -446,7 +462,35 @@ def _describe_layer(layer: object) -> dict:
         "count_params": _integer(_attempt(lambda: layer.count_params())),
         "input_shape": _shape(_attempt(lambda: layer.input.shape)),
         "output_shape": _output_shape(layer),
+        "attributes": _settings(own, {}, names),
+        "wrapped_attributes": _settings(inner, cell, names) if wrapped is not None else None,
+        "cell_attributes": _settings(cell, {}, names) if cell else None,
     }
+
+
+def _settings(own: dict, cell: dict, names: list) -> dict:
+    """The named settings a layer (or its cell) holds as plain data: numbers, text, shapes, and a
+    function (an activation) by its name."""
+    settings = {}
+    for name in names:
+        value = own.get(name, cell.get(name))
+        if value is not None:
+            settings[name] = _setting(value)
+    return settings
+
+
+def _setting(value: object) -> object:
+    if isinstance(value, (bool, str)) or type(value) is int:
+        return value if not isinstance(value, str) else _text(value)
+    if isinstance(value, _INTEGRAL):
+        return _integer(value)
+    if type(value) is float:
+        return _text(float.__repr__(value))
+    if isinstance(value, (tuple, list)):
+        return _shape(value)
+    if callable(value):
+        return _text(_attempt(lambda: value.__name__))
+    return None
 
 
 def _build_shape(own: dict) -> list | None:

@@ -6,7 +6,7 @@ identity with the real classes in the kernel; names and module strings count for
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class LayerState:
     output_shape: tuple[int | None, ...] | None
     input_shape: tuple[int | None, ...] | None = None  # of the tensor it is wired to, when known
     wrapped_type: str | None = None  # the Keras layer a wrapper (Bidirectional, ...) holds
+    # Its settings the vocabulary compares (grader/layers.toml); a wrapper's "layer" is the wrapped one's.
+    attributes: dict = field(default_factory=dict)
 
     @property
     def incoming_features(self) -> int | None:
@@ -40,6 +42,12 @@ class ModelState:
     layers: tuple[LayerState, ...]  # the graded ones: without the pass-through layers
     passed_through: tuple[str, ...] = ()  # the types of the layers left out (Dropout, ...)
     build_shape: tuple[int | None, ...] | None = None  # given to model.build(...)
+    compiled: dict | None = None  # {"loss": ..., "optimizer": ...} once compiled
+
+    @property
+    def input_known(self) -> bool:
+        """Does the model know its input shape (declared, built, or given to build)?"""
+        return bool(self.input_shape or (self.layers and self.layers[0].declared_input_shape) or self.build_shape)
 
     @property
     def input_dim(self) -> int | None:
@@ -88,6 +96,7 @@ def _model(data: dict, pass_through: frozenset[str]) -> ModelState:
         built=data.get("built") is True,
         input_shape=_shape(data.get("input_shape")),
         build_shape=_shape(data.get("build_shape")),
+        compiled=_compiled(data.get("compiled")),
         layers=tuple(kept),
         passed_through=tuple(layer.keras_type for layer in layers if layer not in kept),
     )
@@ -118,7 +127,31 @@ def _layer(data: dict) -> LayerState:
         output_shape=_shape(data.get("output_shape")),
         input_shape=_shape(data.get("input_shape")),
         wrapped_type=_str(data.get("wrapped_type")),
+        attributes=_attributes(data),
     )
+
+
+def _attributes(data: dict) -> dict:
+    own = _plain(data.get("attributes"))
+    merged = {**_plain(data.get("cell_attributes")), **own}
+    wrapped = data.get("wrapped_attributes")
+    if isinstance(wrapped, dict) and _str(data.get("wrapped_type")):
+        merged["layer"] = {"type": data["wrapped_type"], **_plain(wrapped)}
+    return merged
+
+
+def _plain(value) -> dict:
+    """Settings as the probe reports them: names to numbers, text, booleans or shapes."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): tuple(item) if isinstance(item, list) else item for key, item in value.items()
+            if isinstance(item, (bool, int, str)) or (isinstance(item, list) and _shape(item) is not None)}
+
+
+def _compiled(value) -> dict | None:
+    if not isinstance(value, dict):
+        return None
+    return {key: value[key] for key in ("loss", "optimizer") if isinstance(value.get(key), str)}
 
 
 def _str(value) -> str | None:

@@ -55,7 +55,7 @@ class StepMap:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "create", "layer", "summary", or "unknown" for a cell that does not parse
+    kind: str  # "create", "layer", "compile", "summary", or "unknown" for a cell that does not parse
     layer_type: str | None = None
     units: int | None = None
     return_sequences: bool | None = None
@@ -171,6 +171,8 @@ def _expected_events(spec: ExerciseSpec) -> list[tuple[str, Event]]:
             expected.append((step.id, Event("create")))
         for layer in step.layers:
             expected.append((step.id, Event("layer", layer.type, layer.units, layer.return_sequences)))
+        if "compiled" in step.checks:
+            expected.append((step.id, Event("compile")))
         if step.prints_summary:
             expected.append((step.id, Event("summary")))
     return expected
@@ -221,6 +223,8 @@ def _events(stmt: ast.stmt, model_variable: str, pass_through: frozenset[str] = 
             found.append((node, _layer_event(node.args[0], pass_through)))
         elif on_model and name == "summary":
             found.append((node, Event("summary")))
+        elif on_model and name == "compile":
+            found.append((node, Event("compile")))
         elif name and name.endswith("Sequential"):
             found.append((node, Event("create")))
             if node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):

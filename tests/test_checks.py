@@ -28,7 +28,8 @@ def test_parameter_formulas():
     assert layer_params("LSTM", 50, 1) == 4 * (50 * (1 + 50) + 50) == 10400
     assert layer_params("LSTM", 100, 50, use_bias=False) == 4 * 100 * 150
     assert layer_params("Dense", 10, 100) == 1010
-    assert layer_params("GRU", 10, 100) is None
+    assert layer_params("GRU", 10, 100) == 3 * (10 * (100 + 10) + 2 * 10)  # reset_after=True, the default
+    assert layer_params("Conv3D", 10, 100) is None  # not in the vocabulary
     assert layer_params("Dense", 10, None) is None
 
 
