@@ -1,3 +1,3 @@
-"""lstm-grader: grades the Keras LSTM network exercise, step by step."""
+"""lstm-grader: grades Keras network exercises (the first: an LSTM network), step by step."""
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from grader.spec import ExerciseSpec, LayerSpec, format_shape
 
 def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
                  use_bias: bool | None = True) -> int | None:
-    """Parameters of a one-size layer (LSTM, GRU, Dense, ...) with `inputs` features coming in."""
+    """Parameters of a layer whose main size is its units (recurrent, Dense) with `inputs` features coming in."""
     layer_kind = kind(layer_type)
     if units is None or inputs is None or layer_kind is None or layer_kind.main != "units":
         return None
@@ -26,7 +26,7 @@ def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
 
 
 def main_value(layer: LayerState) -> object:
-    """A layer's main size (units, filters, ...), as `LSTM(50)` says it first."""
+    """A layer's main size (units, filters, ...): the setting a layer's constructor takes first."""
     layer_kind = kind(layer.keras_type)
     if layer_kind is None or layer_kind.main is None:
         return layer.units
@@ -107,7 +107,7 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
 
 
 def describe(spec: LayerSpec) -> str:
-    """`LSTM(50, return_sequences=True)`, `Conv2D(32, kernel_size=(3, 3), activation='relu')`."""
+    """The layer as code: `Conv2D(32, kernel_size=(3, 3), activation='relu')`."""
     main = spec.kind.main
     shown = [_value_text(spec.attributes[main])] if main in spec.attributes else []
     shown += [f"{name}={_value_text(value)}" for name, value in spec.attributes.items() if name != main]
@@ -211,7 +211,8 @@ def _spec_view(spec: LayerSpec) -> LayerView:
 
 
 def _view(layer: LayerState, incoming: int | None = None) -> LayerView:
-    sequences = layer.return_sequences if layer.keras_type == "LSTM" else None
+    layer_kind = kind(layer.keras_type)
+    sequences = layer.return_sequences if layer_kind is not None and layer_kind.recurrent else None
     shown_type = f"{layer.keras_type}({layer.wrapped_type})" if layer.wrapped_type else layer.keras_type
     return LayerView(shown_type or layer.class_path, main_value(layer), sequences,
                      format_shape(layer.output_shape), layer.weight_params, _declared_dim(layer) or incoming)
@@ -232,26 +233,31 @@ def _differs(spec: LayerSpec, layer: LayerState, incoming: int | None) -> list[s
 
 def _explain(name: str, spec: LayerSpec, layer: LayerState, incoming: int | None, lang: str) -> str:
     """Why a failed layer check matters and how to get it right, with this layer's numbers: the
-    vocabulary's text for this kind, else the catalogue's for LSTM and Dense, else a general one."""
+    vocabulary's text for this kind (grader/layers.toml), else the catalogue's, else a general one."""
+    if name == "params":
+        return _explain_params(spec, layer, incoming, lang)
     own = spec.kind.explain.get(name, {}).get(lang)
     if own:
         return own
-    if name in ("params",) and spec.type not in ("LSTM", "Dense"):
-        return text("explain.params_any", lang)
     if name not in _EXPLAINED:
         return text("explain.setting", lang, name=name, expected=_value_text(spec.attributes.get(name, "")))
     if name == "return_sequences":
         return text(f"explain.return_sequences_{str(spec.return_sequences).lower()}", lang)
-    if name == "params":
-        formula = text(f"explain.params_{spec.type.lower()}", lang, units=spec.units, inputs=incoming or "?",
-                       params=_show(layer_params(spec.type, spec.units, incoming) or spec.params))
-        mine = layer_params(spec.type, layer.units, incoming, layer.use_bias)
-        if mine is None or layer.units == spec.units:
-            return formula
-        return formula + " " + text(f"explain.params_{spec.type.lower()}_yours", lang, units=layer.units,
-                                    inputs=incoming, params=_show(mine))
     return text(f"explain.{name}", lang, expected=spec.units if name == "units" else spec.type,
                 dim=spec.input_dim)
+
+
+def _explain_params(spec: LayerSpec, layer: LayerState, incoming: int | None, lang: str) -> str:
+    formula = spec.kind.explain.get("params", {}).get(lang)
+    if formula is None:
+        return text("explain.params_any", lang)
+    expected = layer_params(spec.type, spec.units, incoming) or spec.params
+    explained = formula.format(units=spec.units, inputs=incoming or "?", params=_show(expected))
+    mine = layer_params(spec.type, layer.units, incoming, layer.use_bias)
+    yours = spec.kind.explain.get("params_yours", {}).get(lang)
+    if mine is None or layer.units == spec.units or yours is None:
+        return explained
+    return explained + " " + yours.format(units=layer.units, inputs=incoming, params=_show(mine))
 
 
 # Failed checks the catalogue explains itself (its [explain] section).

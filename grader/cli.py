@@ -38,7 +38,7 @@ EXIT_CANNOT_GRADE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grade", description="Grade the Keras LSTM network exercise.")
+    parser = argparse.ArgumentParser(prog="grade", description="Grade Keras network exercises, step by step.")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="a student's .ipynb file; or, with -o, notebooks, folders and .zip archives")
     batch = parser.add_argument_group("a whole class")

@@ -8,8 +8,11 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+import tomllib
+from functools import cache
+from pathlib import Path
 
-from grader.execute import ErrorInfo
+from grader.runs import ErrorInfo
 from grader.kernel_probe import COMMON_LIBRARIES
 from grader.messages import text
 
@@ -19,14 +22,12 @@ _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
 
 
-# Keras spellings no supported Keras runs, and the modern spelling (a "fix.<key>" message).
-_KERAS1 = (
-    ("output_dim", "output_dim"),
-    ("keras.layers.recurrent", "recurrent"),
-    ("keras.layers.core", "core"),
-    ("CuDNNLSTM", "cudnn"),
-    ("nb_epoch", "nb_epoch"),
-)
+_FIXES = Path(__file__).with_name("fixes.toml")  # old spellings and the message with the modern one
+
+
+@cache
+def _old_spellings() -> dict[str, str]:
+    return tomllib.loads(_FIXES.read_text(encoding="utf-8"))
 
 
 def has_placeholder(code: str, placeholder: str) -> bool:
@@ -79,7 +80,7 @@ def error_sentence(error: ErrorInfo, code: str, lang: str) -> str:
 
 def _fix(error: ErrorInfo, code: str, line: str, lang: str) -> str:
     said = f"{error.ename}: {error.evalue}\n{line}"
-    for needle, key in _KERAS1:
+    for needle, key in _old_spellings().items():
         if needle in said or (needle in code and error.ename in ("TypeError", "ImportError", "ModuleNotFoundError",
                                                                   "AttributeError", "NameError")):
             return text(f"fix.{key}", lang)

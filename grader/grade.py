@@ -14,7 +14,8 @@ from typing import TypeVar
 from nbformat import NotebookNode
 
 from grader.checks import compare_network, format_shape
-from grader.execute import CellRun, KernelSession, LimitReached, printed_text
+from grader.execute import KernelSession, LimitReached
+from grader.runs import CellRun, printed_text
 from grader.errors import machine_gap
 from grader.grading import DEFERRED, StepJudge
 from grader.messages import detect_language, text

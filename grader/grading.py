@@ -18,7 +18,7 @@ from grader.align import align
 from grader.check_kinds import CHECK_KINDS
 from grader.checks import judge_layers, judge_model_defined, layer_cost, main_value
 from grader.errors import error_sentence, has_placeholder, undefined_name
-from grader.execute import CellRun, ErrorInfo, KernelSession
+from grader.runs import CellRun, ErrorInfo, Runner
 from grader.messages import text
 from grader.results import CheckResult, StepResult
 from grader.snapshot import EMPTY, Snapshot
@@ -40,7 +40,7 @@ class Evidence:
 
 class StepJudge:
     def __init__(self, spec: ExerciseSpec, step_map: StepMap, runs: Sequence[CellRun],
-                 session: KernelSession | None, lang: str, *, defer_reruns: bool = False) -> None:
+                 session: Runner | None, lang: str, *, defer_reruns: bool = False) -> None:
         self.spec = spec
         self.step_map = step_map
         self.runs = list(runs)

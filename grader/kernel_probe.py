@@ -11,7 +11,7 @@ namespace and the real `Model.summary`, and rebinds every function of this modul
 copy of its globals and of the builtins, holding those captured objects. So:
 
 - Models, layers and weights are recognised by identity with the captured classes, walking an
-  object's real MRO (the `type.__mro__` slot, which no metaclass redirects). A class named `LSTM`
+  object's real MRO (the `type.__mro__` slot, which no metaclass redirects). A class named like a layer
   with a `keras.*` module string, a spoofed `__class__`, an ABC registration or a fake `Variable`
   with `.shape` is not Keras: no model, no layer, no weight.
 - A `Model.summary` call counts only when the real method returned, on a real model.
@@ -405,7 +405,7 @@ def _install_reference(name: str, layers_json: str, given_json: str = "[]", attr
 
 
 def _reference_layer(layer: dict) -> object:
-    """`{"type": "LSTM", "arguments": {...}}` as a layer; a wrapper's "layer" argument likewise."""
+    """`{"type": "<Keras layer class>", "arguments": {...}}` as a layer; a wrapper's "layer" argument likewise."""
     arguments = dict(layer["arguments"])
     if isinstance(arguments.get("layer"), dict):
         arguments["layer"] = _reference_layer(arguments["layer"])
@@ -541,7 +541,7 @@ def _own(obj: object) -> dict:
 
 def _weight_shapes(layer: object) -> list:
     """Shapes of the real variables a layer holds as attributes of its own, and those of the
-    layers it holds (an LSTM's cell, the two directions of a Bidirectional), a few levels deep."""
+    layers it holds (a recurrent layer's cell, the two directions of a Bidirectional), a few levels deep."""
     seen, shapes, layers = set(), [], [(layer, 0)]
     while layers:
         current, depth = layers.pop(0)

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from grader.execute import CellRun, ErrorInfo, KernelSession, LimitReached
+from grader.execute import KernelSession, LimitReached
+from grader.runs import CellRun, ErrorInfo, Runner
 from grader.grading import DEFERRED, Evidence, StepJudge
 from grader.messages import text
 from grader.results import StepResult
@@ -87,7 +88,7 @@ class _Replayer:
         self.results: dict[str, Evidence] = {}
         self.current: Snapshot = EMPTY
 
-    async def run(self, session: KernelSession, parts: list[Part]) -> None:
+    async def run(self, session: Runner, parts: list[Part]) -> None:
         steps = {step.id: step for step in self.spec.steps} if self.step_map.confident else {}
         last = {part.step_id: index for index, part in enumerate(parts)}
         opened: dict[str, Evidence] = {}
@@ -104,7 +105,7 @@ class _Replayer:
             if step and last[step.id] == index:
                 self._judge(step, opened[step.id])
 
-    async def _before(self, session: KernelSession, step: StepSpec) -> Snapshot:
+    async def _before(self, session: Runner, step: StepSpec) -> Snapshot:
         """The model the step's code starts from: the replay's own, or the reference when an
         earlier step went wrong."""
         if not self.judge.prefix_ok(step, self.current):

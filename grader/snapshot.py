@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 class LayerState:
     id: int
     name: str
-    keras_type: str | None  # the real Keras class this layer is, or derives from: "LSTM", "Dense", ...
+    keras_type: str | None  # the real Keras class this layer is, or derives from (its kind in grader/layers.toml)
     class_path: str
     units: int | None
     return_sequences: bool | None

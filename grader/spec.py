@@ -38,7 +38,7 @@ class LayerSpec:
 
     @property
     def units(self) -> int | None:
-        """Its main size (units, filters, ...): what `LSTM(50)` says first."""
+        """Its main size (units, filters, ...): the setting its constructor takes first."""
         value = self.attributes.get(self.kind.main) if self.kind.main else None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -93,7 +93,7 @@ class Policy:
     find_model: bool = True
     # Names the exercise gives the student (its template imports them): defined for a step's code
     # when the notebook's own import of them failed.
-    given_names: tuple[str, ...] = ("keras", "Sequential", "Input", "LSTM", "Dense")
+    given_names: tuple[str, ...] = ("keras", "Sequential", "Input")
     placeholder: str = "<None>"  # what the template leaves for the student to fill in
     summary_mark: str = "Total params"  # printed by model.summary()
 
@@ -294,7 +294,7 @@ _KINDS_OF_VALUE = {
     "text": (lambda value: isinstance(value, str), ("activation", "padding", "merge_mode")),
     "a number": (lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
                  ("rate", "momentum", "epsilon", "axis")),
-    "a table such as { type = \"LSTM\", units = 64 }": (lambda value: isinstance(value, dict), ("layer",)),
+    "a table such as { type = \"GRU\", units = 64 }": (lambda value: isinstance(value, dict), ("layer",)),
 }
 _ATTRIBUTE_TYPES = {name: test for test, names in _KINDS_OF_VALUE.values() for name in names}
 _ATTRIBUTE_TYPE_NAMES = {name: what for what, (_, names) in _KINDS_OF_VALUE.items() for name in names}

@@ -2,7 +2,7 @@
 student's line and what to do, printed text without machine noise."""
 
 from grader.errors import error_sentence, has_placeholder, machine_gap
-from grader.execute import ErrorInfo, printed_text, scrub_paths
+from grader.runs import ErrorInfo, printed_text, scrub_paths
 
 TEMPLATE_COMMENT = "#请在此处编写代码，并将<None>处代码补充完整\n"
 

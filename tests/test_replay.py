@@ -15,7 +15,7 @@ from rich.console import Console
 
 from grader import grade as grade_module
 from grader.warm import Warm
-from grader.execute import CellRun, ErrorInfo
+from grader.runs import CellRun, ErrorInfo
 from grader.messages import text
 from grader.replay import Replay, confirm
 from grader.report_html import render_html
