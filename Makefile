@@ -24,12 +24,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Grades the shipped notebooks: both solutions must score full marks (exit 0) and the
-# untouched student notebook must score 0 without crashing (exit 1); then all four as a class,
-# into build/demo-class (open build/demo-class/index.html).
+# untouched student notebook must score 0 without crashing (exit 1); a solution of each other
+# exercise (full marks); every spec is valid; then the LSTM notebooks as a class, into
+# build/demo-class (open build/demo-class/index.html).
 demo: install
 	$(VENV)/bin/grade solutions/lstm_network/reference_keras2.ipynb
 	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
 	$(VENV)/bin/grade exercises/lstm_network/lstm_network.zh.ipynb; test $$? -eq 1
+	$(VENV)/bin/grade solutions/gru_text/idiomatic_keras3.ipynb --exercise gru_text
+	$(VENV)/bin/grade solutions/cnn_image/idiomatic_keras3.ipynb --exercise cnn_image
+	$(VENV)/bin/grade check-spec lstm_network gru_text cnn_image
 	$(VENV)/bin/grade solutions/lstm_network/*.ipynb exercises/lstm_network/*.ipynb -o build/demo-class
 
 test: install browser

@@ -1,3 +1,11 @@
 """lstm-grader: grades Keras network exercises (the first: an LSTM network), step by step."""
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext grader`: the `%grade` magic (grader/magic.py)."""
+    # The whole grader, imported only here: a grading jail holds this file and the kernel-side
+    # modules only, so there `%load_ext grader` fails with ModuleNotFoundError, as if not installed.
+    from grader.magic import load
+    load(ipython)

@@ -22,7 +22,14 @@ def _layers(judge, step: StepSpec, evidence) -> list[CheckResult]:
     after = judge.settled(evidence.after)
     if after.model is None or not after.model.is_keras_model:
         return [judge_model_defined(False, judge.spec.model_variable, judge.lang), *judge.layer_checks(step, (), 0, None)]
-    return judge.layer_checks(step, after.layers, judge.start_of_step(step, evidence), after.model.input_dim)
+    return judge.layer_checks(step, after.layers, judge.start_of_step(step, evidence), after.model.input_dim,
+                              keras_built=_keras_builds(after.layers))
+
+
+def _keras_builds(layers) -> bool:
+    """Does Keras build this model's layers as they are added? When its first layer is built, it
+    knows its input: a later layer left unbuilt failed to build."""
+    return bool(layers) and layers[0].built
 
 
 def _summary(judge, step: StepSpec, evidence) -> list[CheckResult]:

@@ -52,6 +52,14 @@ def incoming_shape(layers: Sequence[LayerState], index: int, model_input_dim: in
         return layers[index - 1].output_shape
     if index == 0 and layer.declared_input_shape is not None:
         return layer.declared_input_shape
+    if index == 0 and getattr(kind(layer.keras_type), "family", None) == "embedding":
+        return (None, None)  # any sequence of ids: Keras 3 builds no model for it until it sees one
+    if index > 0 and layers[index - 1].output_shape is None:  # not built yet: what the settings give
+        previous = layers[index - 1]
+        before = incoming_shape(layers, index - 1, model_input_dim)
+        computed = kind(previous.keras_type).output(settings_of(previous), before) if kind(previous.keras_type) else None
+        if computed is not None:
+            return computed
     features = features_before(layers, index, model_input_dim)
     return None if features is None else (None, None, features)
 
@@ -75,9 +83,13 @@ def features_before(layers: Sequence[LayerState], index: int, model_input_dim: i
 
 
 def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start: int,
-                 model_input_dim: int | None, lang: str, *, whole_model: bool = False) -> list[CheckResult]:
+                 model_input_dim: int | None, lang: str, *, whole_model: bool = False,
+                 keras_built: bool = False) -> list[CheckResult]:
     """Check layers[start:], the layers one step added, against that step's expected layers
-    (`whole_model`: the final model's layers aligned to the step, its own code unknown)."""
+    (`whole_model`: the final model's layers aligned to the step, its own code unknown). In a model
+    `keras_built` (Keras knows its input), a layer Keras did not build failed to build: its settings
+    are checked, and it fails. In a model Keras builds later (a subclassed model, an Embedding
+    waiting for its first batch), shapes and parameters follow from the settings."""
     added = layers[start:]
     checks: list[CheckResult] = []
     for offset, spec in enumerate(specs):
@@ -94,7 +106,12 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         # ignores, but the student's statement about the network is then wrong).
         declared = model_input_dim if index == 0 else _declared_dim(layers[index]) or layers[index].incoming_features
         shape_in = incoming_shape(layers, index, model_input_dim)
+        if incoming is None and shape_in:
+            incoming = shape_in[-1]  # a model Keras builds later: what the layers before give
         layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang, shape_in)
+        if keras_built and not layers[index].built:
+            layer_checks.append(CheckResult("built", text("value.built", lang), text("value.not_built", lang), False,
+                                            text("check.not_built", lang), text("explain.built", lang)))
         for check in layer_checks:
             if not check.passed:
                 check.explain = _explain(check.name, spec, layers[index], incoming, lang)
@@ -110,7 +127,10 @@ def describe(spec: LayerSpec) -> str:
     """The layer as code: `Conv2D(32, kernel_size=(3, 3), activation='relu')`."""
     main = spec.kind.main
     shown = [_value_text(spec.attributes[main])] if main in spec.attributes else []
-    shown += [f"{name}={_value_text(value)}" for name, value in spec.attributes.items() if name != main]
+    order = {name: index for index, name in enumerate(spec.kind.attributes)}  # as Keras's signature has them
+    shown += [f"{name}={_value_text(value)}" for name, value in sorted(spec.attributes.items(),
+                                                                       key=lambda item: order.get(item[0], 99))
+              if name != main]
     return f"{spec.type}({', '.join(shown)})"
 
 
@@ -236,10 +256,11 @@ def _explain(name: str, spec: LayerSpec, layer: LayerState, incoming: int | None
     vocabulary's text for this kind (grader/layers.toml), else the catalogue's, else a general one."""
     if name == "params":
         return _explain_params(spec, layer, incoming, lang)
+    name = "input_dim" if name == "vocabulary" else name  # an Embedding's, by its check's name
     own = spec.kind.explain.get(name, {}).get(lang)
     if own:
         return own
-    if name not in _EXPLAINED:
+    if name not in _EXPLAINED or spec.kind.family == "embedding":
         return text("explain.setting", lang, name=name, expected=_value_text(spec.attributes.get(name, "")))
     if name == "return_sequences":
         return text(f"explain.return_sequences_{str(spec.return_sequences).lower()}", lang)
@@ -281,7 +302,8 @@ def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, decl
         checks.append(_setting_check(name, spec.attributes[name], settings.get(name), spec.type, lang))
     # Only the model's first layer must declare its input; a later layer gets it from the layer
     # before, which that layer's step answers for. A later layer that declares one must be right.
-    if spec.input_shape is not None and len(spec.input_shape) != 3 and first:
+    if spec.input_shape is not None and len(spec.input_shape) != 3 and first and \
+            any(dim is not None for dim in spec.input_shape[1:]):  # (None, None): nothing to declare
         actual = shape_in or layer.declared_input_shape
         passed = actual is not None and shape_matches(spec.input_shape, actual)
         shown = format_shape(actual) if actual is not None else text("value.not_declared", lang)
@@ -296,7 +318,7 @@ def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, decl
         checks.append(_kind_params_check(spec, layer, settings, shape_in, lang))
     if spec.output_shape is not None:
         checks.append(_shape_check(spec, layer, lang) if layer.built or layer.output_shape is not None
-                      or incoming is None else _computed_shape_check(spec, layer, lang))
+                      or shape_in is None else _computed_shape_check(spec, layer, shape_in, lang))
     return checks
 
 
@@ -315,9 +337,10 @@ def _setting_check(name: str, expected: object, actual: object, kind_name: str, 
         return CheckResult(name, want, got, passed, _message(name, want, got, passed, lang))
     actual = normalise(name, actual, spatial_rank(kind_name))
     passed = actual == expected or (isinstance(expected, float) and isinstance(actual, str) and _same_number(expected, actual))
+    # An Embedding's input_dim is its vocabulary, not the model's input dimension.
     label = "vocabulary" if (name, kind(kind_name).family) == ("input_dim", "embedding") else name
     shown = actual if actual is not None else text("value.missing", lang)
-    return CheckResult(name, expected, shown, passed, _message(label, expected, shown, passed, lang))
+    return CheckResult(label, expected, shown, passed, _message(label, expected, shown, passed, lang))
 
 
 def _same_number(expected: float, actual: str) -> bool:
@@ -385,14 +408,14 @@ def _shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
                        _message("output_shape", expected, actual, passed, lang))
 
 
-def _computed_shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
-    """A layer Keras has not built yet (a subclassed model's, in Keras 3) with a declared input:
-    its output shape follows from its units and return_sequences."""
+def _computed_shape_check(spec: LayerSpec, layer: LayerState, shape_in: tuple | None, lang: str) -> CheckResult:
+    """A layer Keras builds only later (a subclassed model's in Keras 3, an Embedding waiting for
+    its first batch): its output shape follows from its settings and what it receives."""
     expected = format_shape(spec.output_shape)
-    sequences = layer.return_sequences if spec.return_sequences is not None else None
-    rank_right = sequences is None or sequences == spec.return_sequences
-    shape = (*spec.output_shape[:-1], layer.units) if rank_right else \
-        ((None, None, layer.units) if sequences else (None, layer.units))
+    layer_kind = kind(layer.keras_type)
+    shape = layer_kind.output(settings_of(layer), shape_in) if layer_kind else None
+    if shape is None:
+        return CheckResult("output_shape", expected, text("value.unknown", lang), False, text("check.shape_unknown", lang))
     actual = format_shape(shape)
     passed = shape_matches(spec.output_shape, shape)
     return CheckResult("output_shape", expected, actual, passed,

@@ -91,9 +91,17 @@ def uses_keras2_api(nb: NotebookNode) -> bool:
             tree = ast.parse(source)
         except SyntaxError:
             continue
-        if any(isinstance(node, ast.keyword) and node.arg in _KERAS2_KEYWORDS for node in ast.walk(tree)):
-            return True
+        for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+            keywords = {keyword.arg for keyword in call.keywords} & _KERAS2_KEYWORDS
+            # An Embedding's input_dim is its vocabulary, in every Keras.
+            if keywords - ({"input_dim"} if _callee(call) == "Embedding" else set()):
+                return True
     return False
+
+
+def _callee(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _ran_keras2_code(runs: list[CellRun]) -> bool:

@@ -155,8 +155,9 @@ class StepJudge:
         return len(before.layers) if kept else 0
 
     def layer_checks(self, step: StepSpec, layers, start: int, input_dim: int | None,
-                     whole_model: bool = False) -> list[CheckResult]:
-        return judge_layers(step.layers, layers, start, input_dim, self.lang, whole_model=whole_model)
+                     whole_model: bool = False, keras_built: bool = False) -> list[CheckResult]:
+        return judge_layers(step.layers, layers, start, input_dim, self.lang, whole_model=whole_model,
+                            keras_built=keras_built)
 
     def _result(self, step: StepSpec, checks: list[CheckResult], evidence: Evidence | None,
                 notes: list[str]) -> StepResult:
@@ -194,7 +195,8 @@ class StepJudge:
                     *self.layer_checks(step, (), 0, None, whole_model=True)]
         mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
         start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
-        return self.layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True)
+        return self.layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True,
+                                 keras_built=bool(final.layers) and final.layers[0].built)
 
     def _failed_import(self, raised: ErrorInfo) -> CellRun | None:
         """The run whose failed import left undefined the name `raised` (a NameError) complains of."""

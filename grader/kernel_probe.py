@@ -437,7 +437,9 @@ def _compiled(own: dict) -> dict | None:
     if optimizer is None:
         return None
     loss = own.get("loss")
-    return {"loss": _setting(loss), "optimizer": _text(_attempt(lambda: type(optimizer).__name__))}
+    named = _own(loss).get("name") if not isinstance(loss, str) and not _attempt(lambda: loss.__name__) else None
+    return {"loss": _text(named) if isinstance(named, str) else _setting(loss),  # a Loss object: its name
+            "optimizer": _text(_attempt(lambda: type(optimizer).__name__))}
 
 
 def _describe_layer(layer: object, names: list) -> dict:

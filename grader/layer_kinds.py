@@ -72,6 +72,8 @@ def normalise(name: str, value: object, rank: int | None = None) -> object:
     """A setting as compared: `kernel_size=3` of a Conv2D is (3, 3); lists are tuples."""
     if isinstance(value, list):
         value = tuple(value)
+    if name == "activation" and isinstance(value, str) and value.endswith("_v2"):
+        value = value[:-3]  # tf.nn.softmax is softmax_v2
     if name in ("kernel_size", "pool_size", "strides") and isinstance(value, int) and rank:
         return (value,) * rank
     return value

@@ -8,7 +8,8 @@ import re
 from grader.messages import text
 from grader.results import GradeResult
 
-LAYER_CHECKS = {"type", "units", "return_sequences", "input_dim", "params", "output_shape", "layer", "layer_count"}
+LAYER_CHECKS = {"type", "units", "return_sequences", "input_dim", "params", "output_shape", "layer", "layer_count",
+                "built"}
 
 
 def contradictions(result: GradeResult) -> list[str]:

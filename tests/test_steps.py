@@ -27,9 +27,9 @@ def test_metadata_maps_each_cell_to_its_step():
 
 def test_cells_added_below_a_marked_cell_belong_to_its_step():
     nb = nbformat.read(ROOT / "exercises/lstm_network/lstm_network.zh.ipynb", as_version=4)
-    nb.cells.insert(4, nbformat.v4.new_code_cell(KERAS2[0]))  # below step 1's given cell
+    nb.cells.insert(4, nbformat.v4.new_code_cell(KERAS2[0]))  # below step 1's given cell (after the self-check cell)
     step_map = map_steps(nb, SPEC)
-    assert step_map.cells("step1") == [2, 4]
+    assert step_map.cells("step1") == [3, 4]
     assert step_map.source("step1").endswith(KERAS2[0])
 
 

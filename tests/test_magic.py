@@ -1,0 +1,155 @@
+"""`%grade` where students work: real kernels (the student's own, as Jupyter starts them) run
+notebooks that load the extension from the shipped template's first cell and call `%grade` after
+each step; the displayed text and HTML are asserted, under Keras 3 and Keras 2; `%grade` and
+`grade` agree per step on the same final models; the output, rendered by nbconvert, shows its
+verdicts in a real Chromium without any script."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+from nbformat.v4 import new_code_cell
+
+from grader.grade import grade_notebook
+from grader.warm import Warm
+from tests.browser import chromium
+from tests.class_corpus import KINDS, NO_SEQUENCES
+from tests.notebooks import KERAS2, KERAS3, make_notebook, write_notebook
+
+TEMPLATE = nbformat.read("exercises/lstm_network/lstm_network.en.ipynb", 4)
+LOAD = next(cell.source for cell in TEMPLATE.cells if cell.cell_type == "code")  # the template's self-check cell
+
+
+def with_checks(sources: list[str], lang: str = "en") -> nbformat.NotebookNode:
+    """The answer, the template's loading cell first and `%grade N` after each step."""
+    nb = make_notebook(sources, marked=False)
+    cells = [new_code_cell(LOAD)]
+    step = 0
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.cell_type == "code":
+            step += 1
+            cells.append(new_code_cell(f"%grade {step} --lang {lang}"))
+    nb.cells = cells
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, keras2: bool = False) -> nbformat.NotebookNode:
+    """Run `nb` in a kernel of this Python, as Jupyter would start it for the student (a Keras 2
+    kernel: TF_USE_LEGACY_KERAS=1 in its environment)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **({"TF_USE_LEGACY_KERAS": "1"} if keras2 else {})}
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": os.getcwd()}}).execute(env=env)
+    return nb
+
+
+def checks(nb) -> list[tuple[str, str]]:
+    """(text/plain, text/html) of each `%grade` cell's display."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("%grade"):
+            shown = [output for output in cell.outputs if output.get("output_type") == "display_data"]
+            assert len(shown) == 1, cell.outputs
+            found.append((shown[0]["data"]["text/plain"], shown[0]["data"]["text/html"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def correct():
+    return execute(with_checks(KERAS3))
+
+
+def test_a_correct_answer_is_checked_step_by_step(correct):
+    shown = checks(correct)
+    assert len(shown) == 5
+    assert shown[0][0].splitlines()[:2] == ["Self-check (the model in this kernel): 20/20", "✓ 1. First LSTM layer  20/20"]
+    assert shown[4][0].splitlines()[0] == "Self-check (the model in this kernel): 100/100"
+    assert "✗" not in shown[4][0] and "✗" not in shown[4][1]
+    assert shown[4][0].splitlines()[-1] == ("This is for checking your own work; your instructor's result comes from "
+                                            "the grade command.")
+    for cell in correct.cells:  # no TensorFlow noise, no error, from the extension
+        if cell.cell_type == "code" and cell.source.startswith("%grade"):
+            assert [output["output_type"] for output in cell.outputs] == ["display_data"]
+
+
+def test_the_namespace_gets_nothing_but_what_the_notebook_wrote():
+    nb = with_checks(KERAS3[:1])
+    nb.cells.append(new_code_cell("print(sorted(name for name in globals() if not name.startswith('_') "
+                                  "and name not in ('In', 'Out', 'exit', 'quit', 'get_ipython', 'open')))"))
+    execute(nb)
+    printed = nb.cells[-1].outputs[0]["text"]
+    assert printed.strip() == "['Activation', 'Dense', 'Dropout', 'LSTM', 'Sequential', 'keras', 'model', 'np', 'tf']"
+
+
+def test_a_missing_return_sequences_is_named_with_its_explanation_in_both_languages():
+    for lang, first in (("en", "return_sequences: expected True, got False"),
+                        ("zh", "return_sequences：应为 True，实际为 False")):
+        nb = execute(with_checks(NO_SEQUENCES, lang))
+        text, page = checks(nb)[0]
+        assert text.splitlines()[1].startswith("✗ 1. ")
+        assert text.splitlines()[2].strip().startswith(first)
+        assert first in page and ("✗" in page)
+
+
+def test_a_wrong_dense_layer_and_a_missing_summary():
+    answer = [*KERAS3[:3], "model.add(Dense(100))\nmodel.add(Dense(20))", "print(model)"]
+    shown = checks(execute(with_checks(answer)))
+    lines = shown[3][0].splitlines()
+    assert lines[lines.index("✗ 4. Two Dense layers  0/20") + 1].strip().startswith("units: expected 10, got 20")
+    assert "✗ 5. Print each layer's parameters" in shown[4][0]
+    assert "model.summary() did not run" in shown[4][0]
+
+
+def test_under_a_keras_2_kernel_too():
+    shown = checks(execute(with_checks(KERAS2), keras2=True))
+    assert shown[4][0].splitlines()[0] == "Self-check (the model in this kernel): 100/100"
+
+
+def test_without_the_package_the_cell_says_how_to_install_it(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    hide = ("import sys\nclass Hidden:\n    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'grader':\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+            "sys.meta_path.insert(0, Hidden())\n")
+    nb.cells = [new_code_cell(hide), new_code_cell(LOAD)]  # as if not installed
+    execute(nb)
+    assert nb.cells[1].outputs[0]["text"].startswith("The grader (lstm-grader) is not installed")
+
+
+def test_grade_and_percent_grade_agree_on_the_same_final_models(tmp_path):
+    """For every answer of the class corpus whose steps each ran on the student's own earlier
+    steps (what a live look sees), the verdict per step is the same. One kernel runs them all,
+    its namespace reset between answers."""
+    graded = {kind: grade_notebook(write_notebook(tmp_path, sources, name=f"{kind}.ipynb"), warm=Warm(), lang="en")
+              for kind, (sources, _) in KINDS.items() if sources is not KERAS2}  # Keras 2: its own test
+    compared = [kind for kind, result in graded.items() if all(step.judged_on == "notebook" for step in result.steps)]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [new_code_cell(LOAD)]
+    for kind in compared:
+        nb.cells += [new_code_cell("%reset -f"), *[new_code_cell(source) for source in KINDS[kind][0]],
+                     new_code_cell("%grade --lang en")]
+    live = checks(execute(nb))
+    for kind, (shown, _) in zip(compared, live):
+        verdicts = [line.startswith("✓") for line in shown.splitlines() if re.match(r"[✓✗] \d\.", line)]
+        assert verdicts == [step.passed for step in graded[kind].steps], kind
+    assert len(compared) >= 5 and len(live) == len(compared)
+
+
+def test_the_output_rendered_by_nbconvert_shows_the_verdicts_without_any_script(correct, tmp_path):
+    page = tmp_path / "checked.html"
+    body, _ = HTMLExporter().from_notebook_node(correct)
+    page.write_text(body, encoding="utf-8")
+    ours = re.findall(r'<div class="lstm-grader-check">.*?</div>', body, re.S)
+    assert ours and not any(re.search(r"<script|\son\w+=", block, re.I) for block in ours)
+    with chromium() as browser:
+        tab = browser.new_context(java_script_enabled=False).new_page()
+        tab.goto(page.as_uri())
+        checks_shown = tab.locator(".lstm-grader-check")
+        assert checks_shown.count() == 5
+        assert "Self-check (the model in this kernel): 100/100" in checks_shown.nth(4).inner_text()
+        assert checks_shown.nth(4).locator("text=✓").count() == 5
