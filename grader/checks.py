@@ -109,7 +109,8 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         if incoming is None and shape_in:
             incoming = shape_in[-1]  # a model Keras builds later: what the layers before give
         layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang, shape_in)
-        if keras_built and not layers[index].built:
+        if keras_built and not layers[index].built:  # no shape, no weights: only its settings can be judged
+            layer_checks = [check for check in layer_checks if check.name not in ("params", "output_shape")]
             layer_checks.append(CheckResult("built", text("value.built", lang), text("value.not_built", lang), False,
                                             text("check.not_built", lang), text("explain.built", lang)))
         for check in layer_checks:
@@ -282,7 +283,7 @@ def _explain_params(spec: LayerSpec, layer: LayerState, incoming: int | None, la
 
 
 # Failed checks the catalogue explains itself (its [explain] section).
-_EXPLAINED = frozenset({"type", "units", "return_sequences", "input_dim", "input_shape", "params", "output_shape",
+_EXPLAINED = frozenset({"type", "units", "return_sequences", "input_dim", "input_shape", "params", "output_shape", "built",
                         "layer", "layer_count"})
 
 
