@@ -22,7 +22,7 @@ import html
 import json
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -61,7 +61,6 @@ class _LiveProbe:
 
 
 def _with_summary(snapshot):
-    from dataclasses import replace
     return replace(snapshot, summary_calls=(*snapshot.summary_calls, snapshot.model.id))
 
 
@@ -154,7 +153,6 @@ def _run_without_loop(coroutine):
 
 
 def _as_live(step: StepResult, whole: str) -> StepResult:
-    from dataclasses import replace
     return replace(step, notes=[note for note in step.notes if note != whole], judged_on="live")
 
 

@@ -59,9 +59,27 @@ def checks(nb) -> list[tuple[str, str]]:
     return found
 
 
+NAMES = new_code_cell("print(sorted(name for name in globals() if not name.startswith('_') "
+                      "and name not in ('In', 'Out', 'exit', 'quit', 'get_ipython', 'open')))")
+
+
 @pytest.fixture(scope="module")
 def correct():
-    return execute(with_checks(KERAS3))
+    """The correct answer, checked after each step; then the names the notebook holds."""
+    nb = with_checks(KERAS3)
+    nb.cells.append(NAMES)
+    return execute(nb)
+
+
+@pytest.fixture(scope="module")
+def mistakes():
+    """In one kernel, its namespace reset between answers: a missing return_sequences checked in
+    English and in Chinese, then a wrong Dense layer with no summary."""
+    nb = with_checks(NO_SEQUENCES, "en")
+    nb.cells.append(new_code_cell("%grade 1 --lang zh"))
+    wrong = with_checks([*KERAS3[:3], "model.add(Dense(100))\nmodel.add(Dense(20))", "print(model)"])
+    nb.cells += [new_code_cell("%reset -f"), *wrong.cells[1:]]
+    return checks(execute(nb))
 
 
 def test_a_correct_answer_is_checked_step_by_step(correct):
@@ -77,28 +95,23 @@ def test_a_correct_answer_is_checked_step_by_step(correct):
             assert [output["output_type"] for output in cell.outputs] == ["display_data"]
 
 
-def test_the_namespace_gets_nothing_but_what_the_notebook_wrote():
-    nb = with_checks(KERAS3[:1])
-    nb.cells.append(new_code_cell("print(sorted(name for name in globals() if not name.startswith('_') "
-                                  "and name not in ('In', 'Out', 'exit', 'quit', 'get_ipython', 'open')))"))
-    execute(nb)
-    printed = nb.cells[-1].outputs[0]["text"]
+def test_the_namespace_gets_nothing_but_what_the_notebook_wrote(correct):
+    printed = correct.cells[-1].outputs[0]["text"]
     assert printed.strip() == "['Activation', 'Dense', 'Dropout', 'LSTM', 'Sequential', 'keras', 'model', 'np', 'tf']"
 
 
-def test_a_missing_return_sequences_is_named_with_its_explanation_in_both_languages():
-    for lang, first in (("en", "return_sequences: expected True, got False"),
-                        ("zh", "return_sequences：应为 True，实际为 False")):
-        nb = execute(with_checks(NO_SEQUENCES, lang))
-        text, page = checks(nb)[0]
+def test_a_missing_return_sequences_is_named_with_its_explanation_in_both_languages(mistakes):
+    english, chinese = mistakes[0], mistakes[5]
+    for (text, page), first in ((english, "return_sequences: expected True, got False"),
+                                (chinese, "return_sequences：应为 True，实际为 False")):
         assert text.splitlines()[1].startswith("✗ 1. ")
         assert text.splitlines()[2].strip().startswith(first)
         assert first in page and ("✗" in page)
+    assert "✗ 1. 第一个LSTM层  0/20" in chinese[0]
 
 
-def test_a_wrong_dense_layer_and_a_missing_summary():
-    answer = [*KERAS3[:3], "model.add(Dense(100))\nmodel.add(Dense(20))", "print(model)"]
-    shown = checks(execute(with_checks(answer)))
+def test_a_wrong_dense_layer_and_a_missing_summary(mistakes):
+    shown = mistakes[6:]
     lines = shown[3][0].splitlines()
     assert lines[lines.index("✗ 4. Two Dense layers  0/20") + 1].strip().startswith("units: expected 10, got 20")
     assert "✗ 5. Print each layer's parameters" in shown[4][0]

@@ -3,7 +3,7 @@
 All notebooks go into one class folder and are graded in one batch run (`grade CLASS -o OUT -j 2`,
 warm kernels, `--lang auto`, so each report speaks its notebook's language). A handful of failing
 cases are graded again in the other language, so every `first` substring is checked in Chinese
-and in English. The three runs start together and share the two cores.
+and in English: by this process, while the batch runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.grade import grade_notebook
 from grader.results import GradeResult
+from grader.warm import Warm
 from tests.invariants import contradictions
 from tests.real_world import BY_NAME, CASES, OTHER_LANGUAGE, Case, first_sentence, write_case
 
@@ -44,21 +46,17 @@ def _finish(run: subprocess.Popen, out: Path) -> tuple[dict[str, dict], str]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], str]:
     """(results of the whole corpus in its own language, results of OTHER_LANGUAGE in the other one,
-    each by case name; the runs' output)."""
+    each by case name; the run's output). The class is graded by one batch run; while it runs, this
+    process grades the other-language cases with its own warm kernels."""
     base = tmp_path_factory.mktemp("real_world")
-    folders = {key: base / key for key in ("class", "to_en", "to_zh")}
-    for folder in folders.values():
-        folder.mkdir()
+    (base / "class").mkdir()
     for case in CASES:
-        write_case(case, folders["class"])
-    for name in OTHER_LANGUAGE:
-        case = BY_NAME[name]
-        write_case(case, folders[f"to_{OTHER[case.lang]}"])
-    runs = [(_start(folders["class"], base / "out", 2, "auto"), base / "out")]
-    runs += [(_start(folders[key], base / f"out_{key}", 1, key[3:]), base / f"out_{key}") for key in ("to_en", "to_zh")]
-    (main, main_log), *others = [_finish(run, out) for run, out in runs]
-    other = {name: result for results, _ in others for name, result in results.items()}
-    return main, other, "\n".join([main_log, *(log for _, log in others)])
+        write_case(case, base / "class")
+    run = _start(base / "class", base / "out", 2, "auto")
+    other = {name: grade_notebook(base / "class" / f"{name}.ipynb", lang=OTHER[BY_NAME[name].lang],
+                                  warm=Warm()).to_dict() for name in OTHER_LANGUAGE}
+    main, log = _finish(run, base / "out")
+    return main, other, log
 
 
 def _result(results: dict[str, dict], name: str, log: str) -> dict:
