@@ -104,7 +104,7 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         incoming = features_before(layers, index, model_input_dim)
         # A later layer's input is what it is wired to, unless it states another (which Keras 2
         # ignores, but the student's statement about the network is then wrong).
-        declared = model_input_dim if index == 0 else _declared_dim(layers[index]) or layers[index].incoming_features
+        declared = model_input_dim if index == 0 else _stated_or_miswired(layers, index)
         shape_in = incoming_shape(layers, index, model_input_dim)
         if incoming is None and shape_in:
             incoming = shape_in[-1]  # a model Keras builds later: what the layers before give
@@ -211,6 +211,23 @@ def _mark_carried(spec: ExerciseSpec, rows: list[NetworkRow], passed: dict[str, 
             row.carried = next((numbers[step.id] for step in spec.steps
                                 if numbers[step.id] < own and passed.get(step.id) is False), None) or 0
     return rows
+
+
+def _output_features(layer: LayerState) -> int | None:
+    return layer.output_shape[-1] if layer.output_shape else layer.units
+
+
+def _stated_or_miswired(layers: Sequence[LayerState], index: int) -> int | None:
+    """The input dimension a later layer's own check judges: the one it states (Q7), else the one
+    it is wired to when that is not the previous layer's output (a functional model wired
+    elsewhere); None when it simply takes what the layer before gives, which that layer answers for."""
+    layer = layers[index]
+    stated = _declared_dim(layer)
+    if stated is not None:
+        return stated
+    previous = _output_features(layers[index - 1])
+    wired = layer.incoming_features
+    return wired if wired is not None and previous is not None and wired != previous else None
 
 
 def _input_wrong(spec: LayerSpec, layers: Sequence[LayerState], index: int, input_dim: int | None) -> bool:

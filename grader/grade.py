@@ -25,7 +25,7 @@ from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.sandbox import Limits
 from grader.slicing import Part, keeps_every_cell, replay_parts
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
-from grader.steps import StepMap, code_cells, map_steps
+from grader.steps import StepMap, callee_name, code_cells, map_steps
 from grader.warm import Warm, WarmParent, WarmUnavailable, warm_parent
 
 KERAS_CHOICES = ("auto", "2", "3")
@@ -94,14 +94,9 @@ def uses_keras2_api(nb: NotebookNode) -> bool:
         for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
             keywords = {keyword.arg for keyword in call.keywords} & _KERAS2_KEYWORDS
             # An Embedding's input_dim is its vocabulary, in every Keras.
-            if keywords - ({"input_dim"} if _callee(call) == "Embedding" else set()):
+            if keywords - ({"input_dim"} if callee_name(call) == "Embedding" else set()):
                 return True
     return False
-
-
-def _callee(call: ast.Call) -> str | None:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _ran_keras2_code(runs: list[CellRun]) -> bool:

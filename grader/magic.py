@@ -48,7 +48,7 @@ class _LiveProbe:
     """The grader's probe, sealed in this kernel without a key: it reads the live model as plain data."""
 
     def __init__(self) -> None:
-        self._sealed = kernel_probe._seal(kernel_probe._capture())
+        self._sealed = kernel_probe.live_probe()
         self._sealed["_record_summary_calls"]()
 
     def snapshot(self, spec: ExerciseSpec):

@@ -26,7 +26,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 
 from grader.spec import ExerciseSpec
-from grader.steps import StepMap, code_cells
+from grader.steps import StepMap, callee_name, code_cells
 
 # Calls on the model that train, predict or save: costly, and they build no layer.
 NOT_BUILDING = frozenset({"fit", "fit_generator", "evaluate", "evaluate_generator", "predict",
@@ -298,7 +298,7 @@ def _model_names(trees: list[ast.stmt], variable: str, known: set[str] = frozens
 def _makes_model(value: ast.AST, names: set[str]) -> bool:
     if isinstance(value, ast.Name):
         return value.id in names
-    return isinstance(value, ast.Call) and (_callee(value) in MODEL_CONSTRUCTORS or _callee(value) in names)
+    return isinstance(value, ast.Call) and (callee_name(value) in MODEL_CONSTRUCTORS or callee_name(value) in names)
 
 
 def _model_functions(trees: list[ast.stmt], names: set[str]) -> set[str]:
@@ -317,7 +317,7 @@ def _model_functions(trees: list[ast.stmt], names: set[str]) -> set[str]:
 
 
 def _constructs_model(node: ast.AST) -> bool:
-    return any(isinstance(inner, ast.Call) and _callee(inner) in MODEL_CONSTRUCTORS for inner in ast.walk(node))
+    return any(isinstance(inner, ast.Call) and callee_name(inner) in MODEL_CONSTRUCTORS for inner in ast.walk(node))
 
 
 def _uses(node: ast.AST, names: set[str]) -> bool:
@@ -339,11 +339,6 @@ def _global_writes(trees: list[ast.stmt]) -> dict[str, set[str]]:
                 if names:
                     writes[node.name] = names
     return writes
-
-
-def _callee(call: ast.Call) -> str | None:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 # --- imports and magics ---

@@ -216,7 +216,7 @@ def _events(stmt: ast.stmt, model_variable: str, pass_through: frozenset[str] = 
     for node in ast.walk(stmt):
         if not isinstance(node, ast.Call):
             continue
-        name = _callee_name(node)
+        name = callee_name(node)
         # On any name: a notebook may call its model otherwise (`regressor.add(...)`).
         on_model = isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
         if on_model and name == "add" and node.args and isinstance(node.args[0], ast.Call):
@@ -235,7 +235,7 @@ def _events(stmt: ast.stmt, model_variable: str, pass_through: frozenset[str] = 
 
 
 def _layer_event(call: ast.Call, pass_through: frozenset[str] = frozenset()) -> Event | None:
-    name = _callee_name(call)
+    name = callee_name(call)
     if name in _INPUT_LAYERS or name in pass_through:
         return None
     keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
@@ -249,7 +249,8 @@ def _literal(node, kind):
     return value if isinstance(value, kind) else None
 
 
-def _callee_name(call: ast.Call) -> str | None:
+def callee_name(call: ast.Call) -> str | None:
+    """`f` of `f(...)` and of `x.f(...)`."""
     if isinstance(call.func, ast.Name):
         return call.func.id
     if isinstance(call.func, ast.Attribute):
