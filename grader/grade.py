@@ -69,7 +69,7 @@ def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE,
     if keras == "auto" and major == 2:  # Keras 2 was needed, and helped
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
     parts = replay_parts(nb, spec, step_map)
-    if replay and _needs_replay(outcome, nb, parts):
+    if replay and _needs_replay(outcome, nb, parts, spec):
         outcome = asyncio.run(_replayed(outcome, parts, spec, step_map, major, limits, files, lang, warm))
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
@@ -133,7 +133,7 @@ async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: i
                             spec, major, limits, files, lang, warm)
 
 
-def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part]) -> bool:
+def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part], spec: ExerciseSpec) -> bool:
     """Does the score need the clean replay? When the notebook's run left steps to it (their
     earlier steps went wrong); and when it could take points away: not from a notebook that scored
     none, nor when the notebook's run already was a clean replay: complete, and nothing the replay
@@ -142,7 +142,7 @@ def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part]) -> bool
         return True
     if _score(outcome) == 0:
         return False
-    return outcome.status != "graded" or not keeps_every_cell(nb, parts)
+    return outcome.status != "graded" or not keeps_every_cell(nb, parts, spec.given_code)
 
 
 async def _replayed(outcome: Outcome, parts: list[Part], spec: ExerciseSpec, step_map: StepMap, major: int,

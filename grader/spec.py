@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -107,6 +108,8 @@ class ExerciseSpec:
     expected_summary: str
     path: object = field(compare=False)  # a Path, or a resource inside the package
     policy: Policy = field(default_factory=lambda: Policy())
+    # The code cells its student notebooks give whole (no step's answer cell: the self-check cell).
+    given_code: frozenset[str] = frozenset()
 
     @property
     def max_score(self) -> int:
@@ -188,10 +191,23 @@ class _Reader:
             raise self.fail("steps", "an exercise has at least one step")
         steps = tuple(self.step(raw, index) for index, raw in enumerate(raw_steps))
         self.check_figures(steps)
-        return ExerciseSpec(id=self.need(data, "id", str, ""), title=self.texts(data, "title", ""),
+        exercise_id = self.need(data, "id", str, "")
+        return ExerciseSpec(id=exercise_id, title=self.texts(data, "title", ""),
                             model_variable=data.get("model_variable", "model"), steps=steps,
                             expected_summary=data.get("expected_summary", ""), path=self.path,
-                            policy=self.policy(data.get("policy", {})))
+                            policy=self.policy(data.get("policy", {})), given_code=self.given_code(exercise_id))
+
+    def given_code(self, exercise_id: str) -> frozenset[str]:
+        """The unmarked code cells of the exercise's student notebooks, beside the spec."""
+        given = set()
+        for notebook in Path(str(self.path)).parent.glob(f"{exercise_id}*.ipynb"):
+            try:
+                cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+            except (OSError, ValueError):
+                continue
+            given |= {_text(cell.get("source")).strip() for cell in cells if isinstance(cell, dict)
+                      and cell.get("cell_type") == "code" and "lstm_grader" not in (cell.get("metadata") or {})}
+        return frozenset(code for code in given if code)
 
     def step(self, raw: dict, index: int) -> StepSpec:
         where = f"steps[{index}]."
@@ -273,6 +289,10 @@ class _Reader:
                       given_names=tuple(raw.get("given_names", default.given_names)),
                       placeholder=raw.get("placeholder", default.placeholder),
                       summary_mark=raw.get("summary_mark", default.summary_mark))
+
+
+def _text(source) -> str:
+    return "".join(source) if isinstance(source, list) else source if isinstance(source, str) else ""
 
 
 _TYPE_NAMES = {str: "text", int: "a whole number", dict: "a table", list: "a list"}
