@@ -36,8 +36,10 @@ demo: install
 	$(VENV)/bin/grade check-spec lstm_network gru_text cnn_image
 	$(VENV)/bin/grade solutions/lstm_network/*.ipynb exercises/lstm_network/*.ipynb -o build/demo-class
 
+# Two workers, a test module to each at a time (module fixtures grade their corpus once): about
+# 10 minutes on 2 cores instead of 17, most tests waiting on kernels.
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Speed and memory, measured in one run on one generated class; prints a table (about 7 minutes).
 bench: install
