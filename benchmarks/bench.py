@@ -74,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=50, help="submissions in the class (default 50)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each one-notebook row (default 5)")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="only `jupyter execute` (the floor) and the warm batch rows: a minute instead of seven")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lstm-grader-bench-"))
     try:
@@ -83,9 +85,11 @@ def main() -> None:
         execute = [measure([str(BIN / "jupyter"), "execute", "--allow-errors", str(one)]) for _ in range(args.repeat)]
         floor = statistics.median(run[0] for run in execute)
         rows.append(("jupyter execute, 1 notebook", execute, 1))
-        rows.append(("grade, 1 notebook (cold)",
-                     [measure([str(BIN / "grade"), str(one), "--no-report"]) for _ in range(args.repeat)], 1))
-        for cold, jobs in ((True, 1), (True, 2), (False, 1), (False, 2)):
+        if not args.warm_only:
+            rows.append(("grade, 1 notebook (cold)",
+                         [measure([str(BIN / "grade"), str(one), "--no-report"]) for _ in range(args.repeat)], 1))
+        batches = ((False, 1), (False, 2)) if args.warm_only else ((True, 1), (True, 2), (False, 1), (False, 2))
+        for cold, jobs in batches:
             out = work / f"out-{'cold' if cold else 'warm'}-{jobs}"
             command = [str(BIN / "grade"), str(work / "class"), "-o", str(out), "-j", str(jobs)]
             rows.append((f"batch of {args.size}, {'cold' if cold else 'warm'} kernels, -j {jobs}",
