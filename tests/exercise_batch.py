@@ -41,6 +41,29 @@ class Case:
     error_at: str = ""  # a later step whose correct code raises because of an earlier mistake
 
 
+FULL = (20, 20, 20, 20, 20)
+ZERO = (0, 0, 0, 0, 0)
+
+
+def without(step: int) -> tuple[int, ...]:
+    """Full marks but for step `step` (1-based)."""
+    return tuple(0 if number == step else 20 for number in range(1, 6))
+
+
+def replaced(right: tuple[str, ...], **steps: str) -> tuple[str, ...]:
+    """The right answer with some steps replaced: replaced(RIGHT, step2="...")."""
+    return tuple(steps.get(f"step{number}", source) for number, source in enumerate(right, start=1))
+
+
+def shipped_cases(exercise: str) -> list[Case]:
+    """The exercise's shipped notebooks: both solutions (full marks) and both untouched templates (0)."""
+    solutions, folder = ROOT / "solutions" / exercise, ROOT / "exercises" / exercise
+    return [Case("solution_keras3", FULL, path=solutions / "idiomatic_keras3.ipynb", lang="en", keras="3"),
+            Case("solution_keras2", FULL, path=solutions / "reference_keras2.ipynb"),
+            Case("template_zh", ZERO, path=folder / f"{exercise}.zh.ipynb"),
+            Case("template_en", ZERO, path=folder / f"{exercise}.en.ipynb", lang="en")]
+
+
 def fill(template: Path, sources: tuple[str, ...]) -> nbformat.NotebookNode:
     """The template with its answer cells' code replaced by `sources`, in step order."""
     nb = nbformat.read(template, as_version=4)

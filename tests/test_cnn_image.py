@@ -9,17 +9,9 @@ and Keras 2 and Keras 3 spellings.
 
 from __future__ import annotations
 
-from tests.exercise_batch import ROOT, Case, exercise_tests
+from tests.exercise_batch import FULL, Case, exercise_tests, replaced, shipped_cases, without
 
 EXERCISE = "cnn_image"
-SOLUTIONS = ROOT / "solutions" / EXERCISE
-FULL = (20, 20, 20, 20, 20)
-ZERO = (0, 0, 0, 0, 0)
-
-
-def without(step: int) -> tuple[int, ...]:
-    """Full marks but for step `step` (1-based)."""
-    return tuple(0 if number == step else 20 for number in range(1, 6))
 
 
 # The template's imports (tensorflow.keras: Keras 3, or tf-keras in a Keras 2 kernel).
@@ -36,15 +28,11 @@ RIGHT = (STEP1,
 
 
 def answer(**steps: str) -> tuple[str, ...]:
-    """The right answer with some steps replaced: answer(step2="...")."""
-    return tuple(steps.get(f"step{number}", source) for number, source in enumerate(RIGHT, start=1))
+    return replaced(RIGHT, **steps)
 
 
 CASES = [
-    Case("solution_keras3", FULL, path=SOLUTIONS / "idiomatic_keras3.ipynb", lang="en", keras="3"),
-    Case("solution_keras2", FULL, path=SOLUTIONS / "reference_keras2.ipynb"),
-    Case("template_zh", ZERO, path=ROOT / "exercises" / EXERCISE / f"{EXERCISE}.zh.ipynb"),
-    Case("template_en", ZERO, path=ROOT / "exercises" / EXERCISE / f"{EXERCISE}.en.ipynb", lang="en"),
+    *shipped_cases(EXERCISE),
     # Each step wrong alone.
     Case("step1_conv16", without(1), answer(step1=STEP1.replace("Conv2D(32", "Conv2D(16")), wrong={1: "filters"}),
     Case("step2_pool3", without(2), answer(step2="model.add(MaxPooling2D((3, 3)))"), lang="en",
