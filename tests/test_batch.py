@@ -22,6 +22,7 @@ from tests.class_corpus import KINDS, make_class
 from tests.invariants import contradictions
 from tests.leftovers import assert_no_jail_left
 from tests.notebooks import KERAS3, write_notebook
+from tests.waiting import at_least_graded, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--timeout", "8", "--run-timeout", "40", "--lang", "en"]
@@ -159,9 +160,7 @@ def test_kill_midway_then_resume(tmp_path):
     run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     book = out / "gradebook.sqlite"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (book.exists() and len(gradebook_rows(book)) >= 3):
-        time.sleep(0.2)
+    wait_for(at_least_graded(book, 3), 120, "three graded submissions")
     os.kill(run.pid, signal.SIGKILL)  # the batch process alone: its workers and jails must follow it
     run.wait()
     assert_session_ends(run.pid)

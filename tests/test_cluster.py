@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.leftovers import assert_no_jail_left
 from tests.class_corpus import KINDS
 from tests.notebooks import KERAS3, write_notebook
+from tests.waiting import at_least_graded, scheduler_address, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -67,10 +67,7 @@ def dask_cluster(tmp_path):
                                  "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", *common],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                for _ in range(2)]
-    deadline = time.monotonic() + 60
-    while not scheduler_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    address = json.loads(scheduler_file.read_text())["address"]
+    address = wait_for(lambda: scheduler_address(scheduler_file), 60, "the dask scheduler's address")
     yield address, workers
     for process in [*workers, scheduler]:
         try:
@@ -90,9 +87,7 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, dask_cluster):
     run = subprocess.Popen([sys.executable, "-m", "grader", str(folder), "-o", str(out), "--scheduler", address,
                             *FAST], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     book = out / "gradebook.sqlite"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not (book.exists() and _count(book) >= 2):
-        time.sleep(0.2)
+    wait_for(at_least_graded(book, 2), 240, "two graded submissions")
     os.killpg(workers[0].pid, signal.SIGKILL)  # one worker dies, with whatever it was grading
     stdout, stderr = run.communicate(timeout=400)
     assert run.returncode == 0, stderr
@@ -103,13 +98,6 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, dask_cluster):
     assert {score for _, score in rows} == {100}
     assert_no_jail_left()  # the killed run's workers, warm parents and kernels died with it
 
-
-def _count(book: Path) -> int:
-    try:
-        with sqlite3.connect(book) as db:
-            return db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path):
