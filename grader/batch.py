@@ -45,12 +45,12 @@ from grader.messages import CatalogueError, escape_controls, text
 from grader.notebook import MiB, UnreadableNotebook, parse_notebook, read_notebook_bytes, referenced_files
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
-from grader.results import GradeResult
+from grader.results import ClassRow, GradeResult
 from grader.safe_write import ensure_folder, remove_stale_temporaries, write_text
-from grader.sandbox import Limits, remove_leftovers
-from grader.spec import DEFAULT_EXERCISE, load_spec
+from grader.kernel import Limits, remove_leftovers, start_warming
+from grader.options import BatchOptions, GradeOptions
+from grader.spec import load_spec
 from grader.submissions import Submission, find_submissions, unpacking
-from grader.warm import Warm, start_warm_parent
 
 FAILED_STATUSES = ("unreadable", "error")
 LOCK_FILE = ".grade.lock"
@@ -67,11 +67,7 @@ class Job:
     file: str
     content: bytes
     attachments: dict[str, bytes] = field(default_factory=dict)  # files the notebook names
-    exercise: str = DEFAULT_EXERCISE
-    keras: str = "auto"
-    limits: Limits = Limits()
-    lang: str = "auto"
-    warm: Warm | None = None  # fork kernels from the worker's warm parents; None for cold kernels
+    options: GradeOptions = GradeOptions()
 
 
 class Done(NamedTuple):
@@ -79,7 +75,7 @@ class Done(NamedTuple):
 
     file: str
     content_hash: str
-    result: dict
+    result: GradeResult
 
 
 Pending = tuple[Submission, list[tuple[Path, str]]]  # a submission to grade, with its data files
@@ -99,7 +95,8 @@ class BatchSummary:
 
 
 def grade_job(job: Job) -> dict:
-    """Grade one submission from its bytes; never raises for a bad notebook."""
+    """Grade one submission from its bytes; never raises for a bad notebook. The result travels
+    back as plain data, and becomes a GradeResult again (capped as it is made) on arrival."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"lstm-grader-{os.getpid()}-job-") as folder:
         path = Path(folder) / Path(job.file).name
@@ -108,21 +105,18 @@ def grade_job(job: Job) -> dict:
             (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(folder) / name).write_bytes(data)
         try:
-            result = grade_notebook(path, exercise=job.exercise, keras=job.keras, limits=job.limits,
-                                    lang=job.lang, warm=job.warm)
+            result = grade_notebook(path, job.options)
         except UnreadableNotebook as error:
-            lang = "en" if job.lang == "auto" else job.lang
+            lang = job.options.shown_lang
             result = unreadable_result(job.file, error.reason(lang).replace(str(path), job.file),
-                                       exercise=job.exercise, lang=lang)
+                                       exercise=job.options.exercise, lang=lang)
     result.notebook = job.file
     result.seconds = round(time.monotonic() - started, 2)
     return result.to_dict()
 
 
-def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE, keras: str = "auto",
-                limits: Limits = Limits(), lang: str = "auto", jobs: int | None = None, force: bool = False,
-                id_pattern: str | None = None, console: Console | None = None, cold: bool = False,
-                scheduler: str | None = None) -> BatchSummary:
+def grade_batch(paths: list[str], out: Path, options: BatchOptions = BatchOptions(),
+                console: Console | None = None) -> BatchSummary:
     """Grade every submission under `paths` into `out`. Raises SubmissionError for a bad path."""
     started = time.monotonic()
     console = console or Console()
@@ -130,29 +124,30 @@ def grade_batch(paths: list[str], out: Path, *, exercise: str = DEFAULT_EXERCISE
     with one_run_at_a_time(out), unpacking(out / UNPACK_FOLDER) as unpack_dir:
         remove_leftovers()
         remove_stale_temporaries(out, out / "results", out / "reports")
-        submissions = find_submissions(paths, unpack_dir=unpack_dir, id_pattern=id_pattern)
-        spec = load_spec(exercise)
+        submissions = find_submissions(paths, unpack_dir=unpack_dir, id_pattern=options.id_pattern)
+        spec = load_spec(options.grading.exercise)
         spec_hash = sha256(spec.path.read_bytes())
         names = output_names(submissions)
         book = Gradebook(out / "gradebook.sqlite")
         summary = BatchSummary(total=len(submissions))
-        template = Job("", b"", {}, str(exercise), keras, limits, lang, None if cold else Warm())
+        template = Job("", b"", {}, options.grading)
         try:
-            ready, todo, summary.skipped = _sort_out(submissions, book, spec_hash, force, template)
+            ready, todo, summary.skipped = _sort_out(submissions, book, spec_hash, options.force, template)
             by_file = {submission.file: submission for submission in submissions}
-            shown = "en" if lang == "auto" else lang  # the terminal's language; reports follow each notebook
-            with _progress(console, len(ready) + len(todo), shown) as advance:
-                for done in chain(ready, _run_pool(todo, template, jobs or os.cpu_count() or 1, scheduler)):
+            # The terminal's language; reports follow each notebook's.
+            with _progress(console, len(ready) + len(todo), options.grading.shown_lang) as advance:
+                workers = options.jobs or os.cpu_count() or 1
+                for done in chain(ready, _run_pool(todo, template, workers, options.scheduler)):
                     advance(done.file, done.result)
                     submission = by_file[done.file]
                     book.record(Entry(done.file, submission.id, submission.duplicate, done.content_hash, spec_hash,
-                                      __version__, done.result, done.result["seconds"]))
+                                      __version__, done.result))
                     write_student_outputs(done.result, out, names[done.file])
-                    if done.result["status"] in FAILED_STATUSES:
+                    if done.result.status in FAILED_STATUSES:
                         summary.failed += 1
                     else:
                         summary.graded += 1
-            write_class_outputs(book.results([s.file for s in submissions]), out, names, lang)
+            write_class_outputs(book.results([s.file for s in submissions]), out, names, options.grading.lang)
         finally:
             book.close()
     summary.seconds = round(time.monotonic() - started, 1)
@@ -203,10 +198,10 @@ def _content(submission: Submission) -> bytes:
 
 
 def _unreadable(submission: Submission, content: bytes, error: CatalogueError, template: Job) -> Done:
-    lang = "en" if template.lang == "auto" else template.lang
+    lang = template.options.shown_lang
     result = unreadable_result(submission.file, error.reason(lang, shown=submission.file),
-                               exercise=template.exercise, lang=lang)
-    return Done(submission.file, sha256(content), result.to_dict())
+                               exercise=template.options.exercise, lang=lang)
+    return Done(submission.file, sha256(content), result)
 
 
 def _data_files(nb: NotebookNode, submission: Submission) -> list[tuple[Path, str]]:
@@ -241,7 +236,7 @@ def _run_pool(todo: list[Pending], template: Job, workers: int, scheduler: str |
     IN_FLIGHT_BYTES of them handed out at once; a failed worker is a failed result."""
     if not todo:
         return
-    warm_limits = template.limits if template.warm is not None else None
+    warm_limits = template.options.limits if template.options.warm else None
     with _executor(min(workers, len(todo)), scheduler, warm_limits) as (submit, as_completed):
         futures: dict = {}
         for job in _jobs(todo, template):
@@ -263,7 +258,7 @@ def _first_done(futures: dict, as_completed) -> Done:
     future = next(iter(as_completed(list(futures))))
     job = futures.pop(future)
     try:
-        result = future.result()
+        result = GradeResult.from_dict(future.result())
     except Exception as error:  # a crash of ours, or of a worker, costs this submission only
         result = _error_result(job, error)
     return Done(job.file, sha256(job.content), result)
@@ -288,16 +283,16 @@ def _start_worker(warm_limits: Limits | None) -> None:
     if os.getppid() == 1:  # the batch died before this worker could ask to die with it
         os._exit(1)
     if warm_limits is not None:
-        start_warm_parent(3, warm_limits)
+        start_warming(warm_limits)
 
 
-def _error_result(job: Job, error: Exception) -> dict:
-    lang = "en" if job.lang == "auto" else job.lang
+def _error_result(job: Job, error: Exception) -> GradeResult:
+    lang = job.options.shown_lang
     reason = (text("batch.killed_worker", lang) if killed_worker(error)
               else text("cli.internal_error", lang, error=f"{type(error).__name__}: {error}"))
-    result = unreadable_result(job.file, reason, exercise=job.exercise, lang=lang)
+    result = unreadable_result(job.file, reason, exercise=job.options.exercise, lang=lang)
     result.status = "error"
-    return result.to_dict()
+    return result
 
 
 class _progress:
@@ -320,7 +315,7 @@ class _progress:
         if self.bar:
             self.bar.stop()
 
-    def advance(self, file: str, result: dict) -> None:
+    def advance(self, file: str, result: GradeResult) -> None:
         self.done += 1
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
         if self.bar:
@@ -328,8 +323,8 @@ class _progress:
         else:
             self.console.print(text("batch.line", self.lang, done=self.done, total=self.total,
                                     file=escape_controls(file),
-                                    score=result["score"], max_score=result["max_score"],
-                                    status=result["status"], seconds=result["seconds"]),
+                                    score=result.score, max_score=result.max_score,
+                                    status=result.status, seconds=result.seconds),
                                soft_wrap=True, markup=False, highlight=False)
 
 
@@ -353,14 +348,12 @@ def _slug(value: str) -> str:
     return slug[:100]
 
 
-def write_student_outputs(result: dict, out: Path, name: str) -> None:
-    grade = GradeResult.from_dict(result)
-    write_text(ensure_folder(out / "results") / f"{name}.json", grade.to_json() + "\n")
-    write_html(grade, ensure_folder(out / "reports") / f"{name}.html")
+def write_student_outputs(result: GradeResult, out: Path, name: str) -> None:
+    write_text(ensure_folder(out / "results") / f"{name}.json", result.to_json() + "\n")
+    write_html(result, ensure_folder(out / "reports") / f"{name}.html")
 
 
-def write_class_outputs(rows: list[tuple[str, str, bool, dict]], out: Path, names: dict[str, str],
-                        lang: str) -> None:
+def write_class_outputs(rows: list[ClassRow], out: Path, names: dict[str, str], lang: str) -> None:
     write_grades_csv(rows, out / "grades.csv")
     write_dashboard(rows, out / "index.html", names, lang)
 

@@ -18,8 +18,8 @@ from rich.text import Text
 from grader import __version__
 from grader.batch import OutputBusy, grade_batch
 from grader.cluster import ClusterUnreachable, DaskMissing
-from grader.grade import KERAS_CHOICES, LANGUAGES, grade_notebook, unreadable_result
-from grader.gradescope import run_gradescope
+from grader.grade import grade_notebook, unreadable_result
+from grader.gradescope import RESULTS_PATH, SUBMISSION_DIR, run_gradescope
 from grader.messages import escape_controls, text
 from grader.new_exercise import new_exercise
 from grader.notebook import UnreadableNotebook
@@ -27,7 +27,9 @@ from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
 from grader.safe_write import write_text
-from grader.sandbox import JailUnavailable, Limits, MiB, check_jail_tools
+from grader.kernel import JailUnavailable, Limits, MiB, check_jail_tools
+from grader.keras_runtime import KERAS_CHOICES
+from grader.options import AUTO, LANGUAGE_CHOICES, BatchOptions, GradeOptions, shown_language
 from grader.spec import DEFAULT_EXERCISE, SpecError, load_spec
 from grader.submissions import SubmissionError
 
@@ -55,12 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope = parser.add_argument_group("Gradescope")
     gradescope.add_argument("--gradescope", action="store_true",
                             help="grade Gradescope's autograder submission and write its results.json")
-    gradescope.add_argument("--submission-dir", type=Path, default=Path("/autograder/submission"),
-                            help="where Gradescope puts the submission (default /autograder/submission)")
-    gradescope.add_argument("--results-path", type=Path, default=Path("/autograder/results/results.json"),
-                            help="where Gradescope reads results (default /autograder/results/results.json)")
+    gradescope.add_argument("--submission-dir", type=Path, default=SUBMISSION_DIR,
+                            help=f"where Gradescope puts the submission (default {SUBMISSION_DIR})")
+    gradescope.add_argument("--results-path", type=Path, default=RESULTS_PATH,
+                            help=f"where Gradescope reads results (default {RESULTS_PATH})")
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH ('-' for stdout)")
-    parser.add_argument("--keras", choices=KERAS_CHOICES, default="auto",
+    parser.add_argument("--keras", choices=KERAS_CHOICES, default=AUTO,
                         help="Keras to run under: 3, 2 (tf-keras), or auto (default)")
     limits = parser.add_argument_group("limits on the student's kernel")
     limits.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"output kept of one notebook (default {DEFAULTS.output_bytes // 1024})")
     limits.add_argument("--allow-network", action="store_true",
                         help="let the kernel reach the network (it has none by default)")
-    parser.add_argument("--lang", choices=LANGUAGES, default="auto",
+    parser.add_argument("--lang", choices=LANGUAGE_CHOICES, default=AUTO,
                         help="language of the feedback (default: the notebook's)")
     report = parser.add_mutually_exclusive_group()
     report.add_argument("--report", metavar="PATH",
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return new_exercise_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    lang = "en" if args.lang == "auto" else args.lang  # until a notebook is read
+    lang = shown_language(args.lang)  # until a notebook is read
     try:
         check_jail_tools()  # nothing is graded outside a jail
     except JailUnavailable as error:
@@ -111,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(escape_controls(error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     if args.gradescope:
-        run_gradescope(submission_dir=args.submission_dir, results_path=args.results_path, exercise=args.exercise,
-                       keras=args.keras, limits=limits_from(args), lang=args.lang)
+        run_gradescope(grade_options(args), submission_dir=args.submission_dir, results_path=args.results_path)
         return EXIT_FULL_MARKS
     if not args.paths:
         parser.error("give a notebook, or PATH... -o OUT for a class")
@@ -126,10 +127,9 @@ def main(argv: list[str] | None = None) -> int:
 def grade_class(args: argparse.Namespace, lang: str) -> int:
     console = Console()
     try:
-        summary = grade_batch(args.paths, args.out, exercise=args.exercise, keras=args.keras,
-                              limits=limits_from(args), lang=args.lang, jobs=args.jobs, force=args.force,
-                              id_pattern=args.id_pattern, console=console, cold=args.cold,
-                              scheduler=args.scheduler)
+        options = BatchOptions(grading=grade_options(args, warm=not args.cold), jobs=args.jobs, force=args.force,
+                               id_pattern=args.id_pattern, scheduler=args.scheduler)
+        summary = grade_batch(args.paths, args.out, options, console=console)
     except OutputBusy:
         print(text("batch.busy", lang, out=escape_controls(args.out)), file=sys.stderr)
         return EXIT_CANNOT_GRADE
@@ -165,8 +165,7 @@ def grade_one(args: argparse.Namespace, lang: str) -> int:
     to_stdout = args.json == "-"
     console = Console(stderr=to_stdout)
     try:
-        result = grade_notebook(notebook, exercise=args.exercise, keras=args.keras,
-                                limits=limits_from(args), lang=args.lang)
+        result = grade_notebook(notebook, grade_options(args))
     except UnreadableNotebook as error:
         print(text("cli.cannot_grade", lang, reason=escape_controls(error.reason(lang))), file=sys.stderr)
         _write_json(unreadable_result(notebook, error.reason(lang), exercise=args.exercise, lang=lang),
@@ -193,6 +192,10 @@ def _internal_error(error: Exception, lang: str) -> int:
         raise error
     print(text("cli.internal_error", lang, error=f"{error.__class__.__name__}: {error}"), file=sys.stderr)
     return EXIT_CANNOT_GRADE
+
+
+def grade_options(args: argparse.Namespace, warm: bool = False) -> GradeOptions:
+    return GradeOptions(exercise=args.exercise, keras=args.keras, limits=limits_from(args), lang=args.lang, warm=warm)
 
 
 def limits_from(args: argparse.Namespace) -> Limits:

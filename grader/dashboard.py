@@ -12,15 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from grader import __version__
 from grader.messages import LANGUAGES, text
+from grader.options import AUTO, shown_language
+from grader.results import ClassRow, GradeResult, StepResult
 from grader.safe_write import write_text
 from grader.spec import load_spec
+from grader.templating import render
 
-_ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 MISTAKES_SHOWN = 5
 
 
@@ -55,23 +53,23 @@ class Row:
     duplicate: bool
 
 
-def class_view(rows: list[tuple[str, str, bool, dict]], names: dict[str, str], lang: str) -> dict:
-    results = [result for _, _, _, result in rows]
-    scores = [result["score"] for result in results]
-    max_score = max((result["max_score"] for result in results), default=0)
+def class_view(rows: list[ClassRow], names: dict[str, str], lang: str) -> dict:
+    results = [row.result for row in rows]
+    scores = [result.score for result in results]
+    max_score = max((result.max_score for result in results), default=0)
     return {
         "count": len(results),
         "mean": round(statistics.fmean(scores), 1) if scores else 0,
         "median": statistics.median(scores) if scores else 0,
         "max_score": max_score,
-        "full_marks": sum(result["score"] == result["max_score"] for result in results),
-        "statuses": Counter(result["status"] for result in results).most_common(),
+        "full_marks": sum(result.full_marks for result in results),
+        "statuses": Counter(result.status for result in results).most_common(),
         "histogram": _histogram(scores, max_score),
         "steps": _steps(results, lang),
-        "rows": [Row(student, file, result["score"], result["max_score"], result["status"],
-                     [step["passed"] for step in result["steps"]], f"reports/{names.get(file, student)}.html",
-                     duplicate)
-                 for file, student, duplicate, result in rows],
+        "rows": [Row(row.student, row.file, row.result.score, row.result.max_score, row.result.status,
+                     [step.passed for step in row.result.steps], f"reports/{names.get(row.file, row.student)}.html",
+                     row.duplicate)
+                 for row in rows],
     }
 
 
@@ -87,33 +85,33 @@ def _histogram(scores: list[int], max_score: int) -> list[Bar]:
     return bars
 
 
-def _steps(results: list[dict], lang: str) -> list[StepView]:
+def _steps(results: list[GradeResult], lang: str) -> list[StepView]:
     views: dict[str, StepView] = {}
     mistakes: dict[str, Counter] = {}
     titles = _step_titles(results, lang)
     for result in results:
-        for step in result["steps"]:
-            view = views.setdefault(step["id"], StepView(step["id"], titles.get(step["id"], step["title"]), 0, 0))
+        for step in result.steps:
+            view = views.setdefault(step.id, StepView(step.id, titles.get(step.id, step.title), 0, 0))
             view.total += 1
-            view.passed += step["passed"]
-            if not step["passed"]:
+            view.passed += step.passed
+            if not step.passed:
                 # One student counts once per mistake, whatever number of layers showed it.
-                mistakes.setdefault(step["id"], Counter()).update(_mistakes(step, result["status"]))
+                mistakes.setdefault(step.id, Counter()).update(_mistakes(step, result.status))
     for step_id, view in views.items():
         view.mistakes = [(_mistake_text(key, lang), count)
                          for key, count in mistakes.get(step_id, Counter()).most_common(MISTAKES_SHOWN)]
     return list(views.values())
 
 
-def _mistakes(step: dict, status: str) -> list[tuple]:
+def _mistakes(step: StepResult, status: str) -> list[tuple]:
     """What went wrong in a step, by what it is and not by its wording (which is in the student's
     language): each failed check's (name, expected, actual) once, the error raised, or the status."""
-    checks = list(dict.fromkeys(("check", check["name"], _canonical(check["expected"]), _canonical(check["actual"]))
-                                for check in step["checks"] if not check["passed"]))
+    checks = list(dict.fromkeys(("check", check.name, _canonical(check.expected), _canonical(check.actual))
+                                for check in step.checks if not check.passed))
     if checks:
         return checks
-    if step.get("error"):
-        return [("error", step["error"].split(":", 1)[0])]
+    if step.error:
+        return [("error", step.error.split(":", 1)[0])]
     return [("status", status)]
 
 
@@ -141,17 +139,17 @@ def _number(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _exercise_title(result: dict, lang: str) -> str | None:
+def _exercise_title(result: GradeResult, lang: str) -> str | None:
     try:
-        return load_spec(result.get("exercise")).title.get(lang) or result.get("exercise_title")
+        return load_spec(result.exercise).title.get(lang) or result.exercise_title
     except (OSError, ValueError, KeyError, TypeError):
-        return result.get("exercise_title")
+        return result.exercise_title
 
 
-def _step_titles(results: list[dict], lang: str) -> dict[str, str]:
+def _step_titles(results: list[GradeResult], lang: str) -> dict[str, str]:
     """Each step's title in the dashboard's language, from the exercise's spec."""
     titles: dict[str, str] = {}
-    for exercise in {result.get("exercise") for result in results}:
+    for exercise in {result.exercise for result in results}:
         try:
             spec = load_spec(exercise)
         except (OSError, ValueError, KeyError, TypeError):
@@ -160,19 +158,14 @@ def _step_titles(results: list[dict], lang: str) -> dict[str, str]:
     return titles
 
 
-def render_dashboard(rows: list[tuple[str, str, bool, dict]], names: dict[str, str], lang: str) -> str:
-    if lang == "auto":
-        langs = Counter(result.get("lang", "en") for _, _, _, result in rows)
-        lang = langs.most_common(1)[0][0] if langs else "en"
-    titles = {_exercise_title(result, lang) for _, _, _, result in rows}
-
-    def t(key: str, **fields) -> str:
-        return text(key, lang, **fields)
-
-    return _ENV.get_template("dashboard.html.j2").render(
-        view=class_view(rows, names, lang), t=t, lang=lang, version=__version__,
-        exercise_title=" / ".join(sorted(title for title in titles if title)))
+def render_dashboard(rows: list[ClassRow], names: dict[str, str], lang: str) -> str:
+    if lang == AUTO:  # the language most of the class wrote in
+        langs = Counter(row.result.lang for row in rows)
+        lang = langs.most_common(1)[0][0] if langs else shown_language(AUTO)
+    titles = {_exercise_title(row.result, lang) for row in rows}
+    return render("dashboard.html.j2", lang, view=class_view(rows, names, lang),
+                  exercise_title=" / ".join(sorted(title for title in titles if title)))
 
 
-def write_dashboard(rows: list[tuple[str, str, bool, dict]], path: Path, names: dict[str, str], lang: str) -> None:
+def write_dashboard(rows: list[ClassRow], path: Path, names: dict[str, str], lang: str) -> None:
     write_text(path, render_dashboard(rows, names, lang))

@@ -12,9 +12,9 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
-from grader.runs import ErrorInfo
-from grader.kernel_probe import COMMON_LIBRARIES
+from grader.kernel import COMMON_LIBRARIES
 from grader.messages import text
+from grader.runs import ErrorInfo
 
 # The line IPython quotes under a cell's frame: "Cell In[3], line 2" then the code, indented.
 _CELL_FRAME = re.compile(r"(?:Cell In\s*\[\d*\]|Input In\s*\[\d*\]|File <ipython-input[^>]*>), line (\d+)[^\n]*\n(.*)")

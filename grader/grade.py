@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from nbformat import NotebookNode
 
 from grader.checks import compare_network, format_shape
-from grader.execute import KernelSession, LimitReached
-from grader.runs import CellRun, printed_text
 from grader.errors import machine_gap
 from grader.grading import DEFERRED, StepJudge
+from grader.kernel import KernelOptions, KernelSession, LimitReached, Limits, in_fresh_kernel
+from grader.keras_runtime import KERAS2, KerasRuntime, uses_keras2_api
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
+from grader.options import AUTO, GradeOptions
 from grader.replay import TAMPERED, Replay, confirm, replay_notebook
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
-from grader.sandbox import Limits
+from grader.runs import CellRun, printed_text
 from grader.slicing import Part, keeps_every_cell, replay_parts
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
-from grader.steps import StepMap, callee_name, code_cells, map_steps
-from grader.warm import Warm, WarmParent, WarmUnavailable, warm_parent
-
-KERAS_CHOICES = ("auto", "2", "3")
-LANGUAGES = ("auto", "zh", "en")
-
-# Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
-_KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
-_KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
-_KERAS2_ONLY_NAMES = ("compat.v1", "disable_v2_behavior", "get_session", "set_session", "tf.Session")
+from grader.steps import StepMap, code_cells, map_steps
 
 T = TypeVar("T")
 
@@ -50,27 +41,43 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def grade_notebook(path: str | Path, *, exercise: str | Path = DEFAULT_EXERCISE, keras: str = "auto",
-                   limits: Limits = Limits(), lang: str = "auto", warm: Warm | None = None,
-                   replay: bool = True) -> GradeResult:
-    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all.
-    `replay=False` skips the clean replay (grader/replay.py): for measuring what it costs, never for grading."""
+@dataclass(frozen=True)
+class _Grading:
+    """One notebook's grading: what every kernel it needs is made with, and the language said in."""
+
+    nb: NotebookNode
+    spec: ExerciseSpec
+    step_map: StepMap
+    kernel: KernelOptions
+    lang: str
+    replay: bool
+
+    def under(self, runtime: KerasRuntime) -> _Grading:
+        return replace(self, kernel=replace(self.kernel, runtime=runtime))
+
+
+def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> GradeResult:
+    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
     started = time.monotonic()
-    spec = load_spec(exercise)
+    spec = load_spec(options.exercise)
     nb = read_notebook(path)
-    lang = detect_language(notebook_texts(nb)) if lang == "auto" else lang
+    lang = detect_language(notebook_texts(nb)) if options.lang == AUTO else options.lang
+    runtime = KerasRuntime.first_choice(options.keras, nb)
     step_map = map_steps(nb, spec)
-    files = referenced_files(nb, Path(path).parent)
-    major = int(keras) if keras != "auto" else (2 if uses_keras2_api(nb) else 3)
-    outcome = asyncio.run(_run(nb, spec, step_map, major, limits, files, lang, warm, replay))
-    if keras == "auto" and major == 3 and _ran_keras2_code(outcome.runs):
-        keras2 = asyncio.run(_run(nb, spec, step_map, 2, limits, files, lang, warm, replay))
-        outcome, major = (keras2, 2) if _score(keras2) > _score(outcome) else (outcome, major)
-    if keras == "auto" and major == 2:  # Keras 2 was needed, and helped
+    kernel = KernelOptions(runtime=runtime, limits=options.limits, warm=options.warm,
+                           model_variable=spec.model_variable, policy=spec.policy,
+                           files=tuple(referenced_files(nb, Path(path).parent)))
+    grading = _Grading(nb, spec, step_map, kernel, lang, options.replay)
+    outcome = asyncio.run(_run(grading))
+    if (retry := runtime.retry(options.keras, outcome.runs)) is not None:
+        again = asyncio.run(_run(grading.under(retry)))
+        if _score(again) > _score(outcome):
+            outcome, grading = again, grading.under(retry)
+    if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # Keras 2 was needed, and helped
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
     parts = replay_parts(nb, spec, step_map)
-    if replay and _needs_replay(outcome, nb, parts, spec):
-        outcome = asyncio.run(_replayed(outcome, parts, spec, step_map, major, limits, files, lang, warm))
+    if options.replay and _needs_replay(outcome, nb, parts, spec):
+        outcome = asyncio.run(_replayed(outcome, parts, grading))
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
 
@@ -84,53 +91,12 @@ def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = D
                        keras=None, status="unreadable", steps=steps, notes=[reason], lang=lang)
 
 
-def uses_keras2_api(nb: NotebookNode) -> bool:
-    """Does the code pass keywords that only Keras 2 accepts (input_dim=, batch_input_shape=)?"""
-    for _, source in code_cells(nb):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
-            keywords = {keyword.arg for keyword in call.keywords} & _KERAS2_KEYWORDS
-            # An Embedding's input_dim is its vocabulary, in every Keras.
-            if keywords - ({"input_dim"} if callee_name(call) == "Embedding" else set()):
-                return True
-    return False
-
-
-def _ran_keras2_code(runs: list[CellRun]) -> bool:
-    """Did Keras 3 reject Keras 2 code? A Keras 2 keyword; a first layer declared with input_dim,
-    which Keras 3 reads as a 2-D input that no recurrent layer accepts; or an error in code that
-    uses what only TensorFlow 1 style Keras 2 runs (tensorflow.compat.v1, get_session, ...)."""
-    tf1_style = any(name in run.source for run in runs for name in _KERAS2_ONLY_NAMES)
-    for run in runs:
-        if run.error and (tf1_style or _KERAS2_KEYWORD_ERROR in run.error.evalue):
-            return True
-        first = run.snapshot.layers[0] if run.snapshot and run.snapshot.layers else None
-        if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:
-            return True
-    return False
-
-
 def _score(outcome: Outcome) -> int:
     return sum(step.score for step in outcome.steps)
 
 
-def _warm_parent(warm: Warm | None, major: int, limits: Limits, lang: str) -> WarmParent | None:
-    if warm is None:
-        return None
-    try:
-        return warm_parent(major, limits)
-    except WarmUnavailable:
-        _say_once(text("cli.warm_off", lang))
-        return None
-
-
-async def _run(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap, major: int, limits: Limits,
-               files: list[tuple[Path, str]], lang: str, warm: Warm | None = None, replay: bool = True) -> Outcome:
-    return await _in_kernel(lambda kernel: _run_in(kernel, nb, spec, step_map, limits, lang, replay),
-                            spec, major, limits, files, lang, warm)
+async def _run(grading: _Grading) -> Outcome:
+    return await _in_kernel(lambda kernel: _run_in(kernel, grading), grading)
 
 
 def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part], spec: ExerciseSpec) -> bool:
@@ -145,55 +111,45 @@ def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part], spec: E
     return outcome.status != "graded" or not keeps_every_cell(nb, parts, spec.given_code)
 
 
-async def _replayed(outcome: Outcome, parts: list[Part], spec: ExerciseSpec, step_map: StepMap, major: int,
-                    limits: Limits, files: list[tuple[Path, str]], lang: str, warm: Warm | None) -> Outcome:
+async def _replayed(outcome: Outcome, parts: list[Part], grading: _Grading) -> Outcome:
     """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
     after the notebook's is gone, with the same options."""
     def attempt() -> Awaitable[Replay]:
-        return _in_kernel(lambda kernel: replay_notebook(kernel, spec, step_map, parts, lang),
-                          spec, major, limits, files, lang, warm)
+        return _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts, grading.lang),
+                          grading)
 
     replay = await attempt()
     if replay.status != "graded":  # a limit stopped it: a busy machine, or code that hangs only here
         replay = await attempt()
-    confirmed = confirm(spec, outcome.steps, outcome.runs, outcome.status, replay, lang)
+    confirmed = confirm(grading.spec, outcome.steps, outcome.runs, outcome.status, replay, grading.lang)
     return Outcome(keras=outcome.keras, status=TAMPERED if confirmed.tampered else outcome.status,
                    runs=outcome.runs, steps=confirmed.steps, notes=[*outcome.notes, *confirmed.notes])
 
 
-async def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], spec: ExerciseSpec, major: int,
-                     limits: Limits, files: list[tuple[Path, str]], lang: str, warm: Warm | None) -> T:
-    """`work` done in a fresh kernel: forked from a warm parent when there is one, else (or when
-    the parent cannot fork) a cold kernel, which does the same work."""
-    parent = _warm_parent(warm, major, limits, lang)
-    try:
-        return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                        files=files, warm=parent, policy=spec.policy))
-    except WarmUnavailable:
-        _say_once(text("cli.warm_off", lang))
-        return await work(KernelSession(keras_major=major, limits=limits, model_variable=spec.model_variable,
-                                        files=files, policy=spec.policy))
+def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], grading: _Grading) -> Awaitable[T]:
+    return in_fresh_kernel(work, grading.kernel, on_cold_fallback=lambda: _say_once(text("cli.warm_off", grading.lang)))
 
 
-async def _run_in(kernel: KernelSession, nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap,
-                  limits: Limits, lang: str, replay: bool) -> Outcome:
+async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
+    spec, step_map, lang, limits = grading.spec, grading.step_map, grading.lang, grading.kernel.limits
     runs: list[CellRun] = []
     outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
     try:
         async with kernel as session:
-            outcome.keras = session.runtime.version
+            outcome.keras = session.keras_version
             if not limits.network and not session.isolation.get("network_isolated"):
                 _say_once(text("cli.network_open", lang))
-            for index, source in code_cells(nb):
+            for index, source in code_cells(grading.nb):
                 runs.append(await session.run(source, index))
-            outcome.steps = await StepJudge(spec, step_map, runs, session, lang, defer_reruns=replay).judge_all()
+            outcome.steps = await StepJudge(spec, step_map, runs, session, lang,
+                                            defer_reruns=grading.replay).judge_all()
     except LimitReached as limit:  # the limit ended the notebook; the cell that hit it is kept
         if limit.run is not None:
             runs.append(limit.run)
         outcome.status = limit.status
         outcome.notes.append(_limit_note(limit, limits, lang))
     if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
-        outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=replay).judge_all()
+        outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=grading.replay).judge_all()
     return outcome
 
 

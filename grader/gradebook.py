@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.results import ClassRow, GradeResult
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     file TEXT PRIMARY KEY,          -- the path a person knows the notebook by
@@ -44,8 +46,7 @@ class Entry:
     content_hash: str
     spec_hash: str
     grader_version: str
-    result: dict
-    seconds: float
+    result: GradeResult
 
 
 class Gradebook:
@@ -72,15 +73,15 @@ class Gradebook:
             self._db.execute(
                 "INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.file, entry.student, int(entry.duplicate), entry.content_hash, entry.spec_hash,
-                 entry.grader_version, result["status"], result["score"], result["max_score"],
-                 entry.seconds, time.time(), json.dumps(result, ensure_ascii=False)))
+                 entry.grader_version, result.status, result.score, result.max_score,
+                 result.seconds, time.time(), json.dumps(result.to_dict(), ensure_ascii=False)))
 
-    def results(self, files: list[str] | None = None) -> list[tuple[str, str, bool, dict]]:
-        """(file, student, duplicate, result) of the submissions, all or those in `files`."""
+    def results(self, files: list[str] | None = None) -> list[ClassRow]:
+        """The submissions, all or those in `files`, by student."""
         rows = self._db.execute("SELECT file, student, duplicate, result FROM submissions ORDER BY student, file")
         wanted = set(files) if files is not None else None
-        return [(file, student, bool(duplicate), json.loads(result)) for file, student, duplicate, result in rows
-                if wanted is None or file in wanted]
+        return [ClassRow(file, student, bool(duplicate), GradeResult.from_dict(json.loads(result)))
+                for file, student, duplicate, result in rows if wanted is None or file in wanted]
 
     def integrity(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.grade import grade_notebook, unreadable_result
 from grader.messages import text
 from grader.notebook import UnreadableNotebook
+from grader.options import GradeOptions
 from grader.results import GradeResult, StepResult
 from grader.safe_write import write_text
 from grader.submissions import SKIPPED_DIRS
@@ -20,20 +21,18 @@ SUBMISSION_DIR = Path("/autograder/submission")
 RESULTS_PATH = Path("/autograder/results/results.json")
 
 
-def run_gradescope(*, submission_dir: Path = SUBMISSION_DIR, results_path: Path = RESULTS_PATH,
-                   **options) -> dict:
+def run_gradescope(options: GradeOptions = GradeOptions(), *, submission_dir: Path = SUBMISSION_DIR,
+                   results_path: Path = RESULTS_PATH) -> dict:
     notebooks = sorted(path for path in submission_dir.rglob("*.ipynb")
                        if not SKIPPED_DIRS & set(path.relative_to(submission_dir).parts))
-    lang = options.get("lang", "auto")
-    shown = "en" if lang == "auto" else lang
+    shown = options.shown_lang
     if not notebooks:
         results = {"score": 0, "execution_time": 0, "output": text("gradescope.no_notebook", shown), "tests": []}
     else:
         try:
-            result = grade_notebook(notebooks[0], **options)
+            result = grade_notebook(notebooks[0], options)
         except UnreadableNotebook as error:
-            result = unreadable_result(notebooks[0], error.reason(shown), lang=shown,
-                                       **({"exercise": options["exercise"]} if "exercise" in options else {}))
+            result = unreadable_result(notebooks[0], error.reason(shown), exercise=options.exercise, lang=shown)
         results = gradescope_results(result)
         if len(notebooks) > 1:
             results["output"] += "\n" + text("gradescope.several", result.lang, file=notebooks[0].name)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from grader import kernel_probe
+from grader.kernel import live_probe
 from grader.checks import compare_network
 from grader.grading import StepJudge
 from grader.layer_kinds import probed_attributes
@@ -48,7 +48,7 @@ class _LiveProbe:
     """The grader's probe, sealed in this kernel without a key: it reads the live model as plain data."""
 
     def __init__(self) -> None:
-        self._sealed = kernel_probe.live_probe()
+        self._sealed = live_probe()
         self._sealed["_record_summary_calls"]()
 
     def snapshot(self, spec: ExerciseSpec):
@@ -111,13 +111,14 @@ class GradeMagics(Magics):
             print(text("magic.which_notebook", lang))
             return None
         from grader.grade import grade_notebook  # the full grader: only when asked for
-        from grader.sandbox import JailUnavailable, check_jail_tools
+        from grader.kernel import JailUnavailable, check_jail_tools
+        from grader.options import GradeOptions
         try:
             check_jail_tools()
         except JailUnavailable as error:
             print(text("cli.no_jail", lang, reason=error))
             return None
-        return grade_notebook(found, exercise=spec.path, lang=lang)
+        return grade_notebook(found, GradeOptions(exercise=spec.path, lang=lang))
 
     def _notebook_path(self) -> str | None:
         """Where Jupyter says this kernel's notebook is: VS Code names it in the namespace;

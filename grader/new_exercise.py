@@ -18,13 +18,12 @@ from pathlib import Path
 
 import nbformat
 
-from grader.execute import KernelSession
-from grader.runs import CellRun
-from grader.grade import uses_keras2_api
+from grader.kernel import KernelOptions, KernelSession, Limits, in_fresh_kernel
+from grader.keras_runtime import AUTO, KerasRuntime
 from grader.layer_kinds import kind
 from grader.notebook import read_notebook
+from grader.runs import CellRun
 from grader.safe_write import write_text
-from grader.sandbox import Limits
 from grader.snapshot import LayerState, Snapshot
 from grader.spec import EXERCISES, Policy, format_shape, load_spec
 from grader.steps import METADATA_KEY, code_cells
@@ -61,10 +60,11 @@ def new_exercise(solution: Path, exercise_id: str, folder: Path | None = None, l
 
 
 async def _run(nb, limits: Limits) -> list[CellRun]:
-    major = 2 if uses_keras2_api(nb) else 3
-    session = KernelSession(keras_major=major, limits=limits, model_variable="model", policy=Policy())
-    async with session:
-        return [await session.run(source, index) for index, source in code_cells(nb)]
+    async def run_cells(kernel: KernelSession) -> list[CellRun]:
+        async with kernel as session:
+            return [await session.run(source, index) for index, source in code_cells(nb)]
+
+    return await in_fresh_kernel(run_cells, KernelOptions(runtime=KerasRuntime.first_choice(AUTO, nb), limits=limits))
 
 
 def _steps(runs: list[CellRun]) -> list[Step]:

@@ -36,11 +36,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from grader.execute import KernelSession, LimitReached
-from grader.runs import CellRun, ErrorInfo, Runner
 from grader.grading import DEFERRED, Evidence, StepJudge
+from grader.kernel import KernelSession, LimitReached
 from grader.messages import text
 from grader.results import StepResult
+from grader.runs import CellRun, ErrorInfo, Runner
 from grader.slicing import Part
 from grader.snapshot import EMPTY, Snapshot
 from grader.spec import ExerciseSpec, StepSpec

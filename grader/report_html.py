@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from grader import __version__
+from grader.keras_runtime import is_keras2_version
 from grader.messages import text
 from grader.results import GradeResult
 from grader.safe_write import write_text
-
-_ENV = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters["number"] = lambda value: "?" if value is None else f"{value:,}"
+from grader.templating import render
 
 
 def default_report_path(notebook: str | Path) -> Path:
@@ -28,14 +23,9 @@ def default_report_path(notebook: str | Path) -> Path:
 
 
 def render_html(result: GradeResult) -> str:
-    lang = result.lang
-
-    def t(key: str, **fields) -> str:
-        return text(key, lang, **fields)
-
-    return _ENV.get_template("report.html.j2").render(
-        result=result, t=t, version=__version__, verdict=_verdict(result),
-        step_numbers={step.id: number for number, step in enumerate(result.steps, start=1)})
+    return render("report.html.j2", result.lang, result=result, verdict=_verdict(result),
+                  keras2=is_keras2_version(result.keras),
+                  step_numbers={step.id: number for number, step in enumerate(result.steps, start=1)})
 
 
 def write_html(result: GradeResult, path: str | Path) -> Path:

@@ -162,3 +162,13 @@ class GradeResult(_Capped):
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One submission of a class, as the gradebook holds it: what the class-level writers read."""
+
+    file: str  # the path a person knows the notebook by
+    student: str
+    duplicate: bool  # the student has more than one notebook
+    result: GradeResult

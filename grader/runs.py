@@ -2,7 +2,7 @@
 data (no kernel here), and the runner interface the judge re-runs a step's code through.
 
 The judge (grader/grading.py) and the replay see a kernel only as a `Runner`; the kernel session of
-grader/execute.py is one, and the tests' fake runner another.
+grader/kernel/execute.py is one, and the tests' fake runner another.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from grader import warm
-from grader.sandbox import TOKEN_VARIABLE, WORK_PREFIX, _alive, _cgroup_roots, _owner_pid
+from grader.kernel import warm
+from grader.kernel.sandbox import TOKEN_VARIABLE, WORK_PREFIX, _alive, _cgroup_roots, _owner_pid
 
 
 def jail_token(pid: int) -> str | None:

@@ -29,7 +29,7 @@ from grader.messages import escape_controls
 from grader.notebook import JSON_DEPTH, NOTEBOOK_BYTES, MiB, UnreadableNotebook, read_notebook, referenced_files
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
-from grader.results import STORED_CHARS, STORED_ITEMS, TRUNCATED, GradeResult, StepResult
+from grader.results import STORED_CHARS, STORED_ITEMS, TRUNCATED, ClassRow, GradeResult, StepResult
 from grader.safe_write import TEMPORARY_PREFIX
 from grader.submissions import SubmissionError, _Budget, _copy, find_submissions, unpacking
 from tests.notebooks import KERAS3, make_notebook, write_notebook
@@ -283,14 +283,14 @@ def a_result() -> GradeResult:
 
 @pytest.mark.parametrize("writer", ["report", "csv", "dashboard", "student_json", "student_report", "gradescope"])
 def test_no_writer_follows_a_planted_link(tmp_path, writer):
-    row = [("x.ipynb", "x", False, a_result().to_dict())]
+    row = [ClassRow("x.ipynb", "x", False, a_result())]
     folder = tmp_path / "out"
     name, write = {
         "report": ("x.report.html", lambda: write_html(a_result(), folder / "x.report.html")),
         "csv": ("grades.csv", lambda: write_grades_csv(row, folder / "grades.csv")),
         "dashboard": ("index.html", lambda: write_dashboard(row, folder / "index.html", {"x.ipynb": "x"}, "en")),
-        "student_json": ("results/x.json", lambda: write_student_outputs(a_result().to_dict(), folder, "x")),
-        "student_report": ("reports/x.html", lambda: write_student_outputs(a_result().to_dict(), folder, "x")),
+        "student_json": ("results/x.json", lambda: write_student_outputs(a_result(), folder, "x")),
+        "student_report": ("reports/x.html", lambda: write_student_outputs(a_result(), folder, "x")),
         "gradescope": ("results.json",
                        lambda: run_gradescope(submission_dir=tmp_path, results_path=folder / "results.json")),
     }[writer]
@@ -307,7 +307,7 @@ def test_output_folders_that_are_links_are_refused(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "results").symlink_to(elsewhere)
     with pytest.raises(OSError, match="a symbolic link; not written through"):
-        write_student_outputs(a_result().to_dict(), tmp_path / "out", "x")
+        write_student_outputs(a_result(), tmp_path / "out", "x")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -332,7 +332,7 @@ def test_single_notebook_report_replaces_a_planted_link(tmp_path):
 
 def test_csv_cells_cannot_be_formulas_or_control_characters(tmp_path):
     ids = ["=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx", f"{ESC}red", "王小明", "a=b"]
-    rows = [(f"{student}.ipynb", student, False, a_result().to_dict()) for student in ids]
+    rows = [ClassRow(f"{student}.ipynb", student, False, a_result()) for student in ids]
     write_grades_csv(rows, tmp_path / "grades.csv")
     read = list(csv.reader(io.StringIO((tmp_path / "grades.csv").read_bytes().decode("utf-8-sig"), newline="")))
     assert [(row[0], row[1]) for row in read[1:]] == [
@@ -382,7 +382,7 @@ def test_a_200_mb_code_cell_does_not_make_a_200_mb_result(tmp_path):
     big = "e" * (10 * MiB)  # raw dicts, as results come back from the workers and the gradebook
     errors = [{"cell": n, "step": None, "ename": "ValueError", "evalue": big, "traceback": big} for n in range(1000)]
     data = {**result.to_dict(), "errors": errors, "summary_text": "s" * (50 * MiB)}
-    write_student_outputs(data, tmp_path, "x")
+    write_student_outputs(GradeResult.from_dict(data), tmp_path, "x")  # as the batch reads them back
     stored = json.loads((tmp_path / "results" / "x.json").read_text())
     assert len(stored["errors"]) == STORED_ITEMS and stored["notes"][-1] == TRUNCATED
     assert stored["summary_text"].endswith(TRUNCATED) and len(stored["summary_text"]) < STORED_CHARS + 20
@@ -409,5 +409,5 @@ def test_leftovers_of_a_killed_run_are_removed_at_the_next_start(tmp_path):
 
 
 def test_class_outputs_leave_no_temporary_files(tmp_path):
-    write_class_outputs([("x.ipynb", "x", False, a_result().to_dict())], tmp_path, {"x.ipynb": "x"}, "en")
+    write_class_outputs([ClassRow("x.ipynb", "x", False, a_result())], tmp_path, {"x.ipynb": "x"}, "en")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["grades.csv", "index.html"]

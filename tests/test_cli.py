@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, sandbox
+from grader import cli
+from grader.kernel import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 

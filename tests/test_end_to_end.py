@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from grader import grade as grade_module
-from grader.warm import Warm
+from grader.options import GradeOptions
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ FULL = [20, 20, 20, 20, 20]
 
 def grade_notebook(path, **options):
     """Grade with English feedback: the test notebooks carry the course's Chinese headings."""
-    return grade_module.grade_notebook(path, **{"lang": "en", "warm": Warm(), **options})
+    return grade_module.grade_notebook(path, GradeOptions(**{"lang": "en", "warm": True, **options}))
 
 
 def step_scores(result) -> list[int]:

@@ -15,11 +15,11 @@ import nbformat
 import pytest
 
 from grader import grade as grade_module
-from grader import kernel_probe
-from grader.warm import Warm
-from grader.execute import KernelSession, LimitReached
-from grader.kernel_probe import ProbeChannel
-from grader.sandbox import Limits
+from grader.kernel import probe as kernel_probe
+from grader.options import GradeOptions
+from grader.kernel.execute import KernelSession, LimitReached
+from grader.kernel.probe import ProbeChannel
+from grader.kernel.sandbox import Limits
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ class Sequential(Model):
 # Fake layers slipped into a real Keras model, past `add`'s own checks; they claim a Keras class
 # through `__class__`, and the probe's own names are rebound to say yes to everything.
 INTO_REAL_MODEL = '''
-import grader.kernel_probe as probe
+import grader.kernel.probe as probe
 probe._derives, probe._is_variable = (lambda obj, cls: True), (lambda value: True)
 probe._keras_type = lambda obj: type(obj).__name__
 
@@ -174,7 +174,7 @@ def probe_answers(monkeypatch) -> list[dict]:
 
 
 def grade(path: Path):
-    return grade_module.grade_notebook(path, lang="en", keras="auto", limits=FAST, warm=Warm())
+    return grade_module.grade_notebook(path, GradeOptions(lang="en", keras="auto", limits=FAST, warm=True))
 
 
 def scores(result) -> list[int]:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from grader import grade as grade_module
-from grader.sandbox import Limits
-from grader.warm import Warm
+from grader.kernel.sandbox import Limits
+from grader.options import GradeOptions
 from tests.leftovers import assert_no_jail_left, warm_jails
 from tests.notebooks import IMPORTS, KERAS3, write_notebook
 
@@ -35,8 +35,8 @@ def attack(tmp_path, step4: str = DENSE, *, step5: str = "model.summary()", step
     """Grade the Keras 3 answer with step 4 (and maybe 5) replaced; return result and seconds."""
     sources = [KERAS3[0] + step1_extra, KERAS3[1], KERAS3[2], step4, step5]
     started = time.monotonic()
-    options.setdefault("warm", Warm())  # warm kernels, as in a batch: test_warm shows cold ones are equal
-    result = grade_module.grade_notebook(write_notebook(tmp_path, sources), lang="en", limits=limits, **options)
+    options.setdefault("warm", True)  # warm kernels, as in a batch: test_warm shows cold ones are equal
+    result = grade_module.grade_notebook(write_notebook(tmp_path, sources), GradeOptions(lang="en", limits=limits, **options))
     return result, time.monotonic() - started
 
 
@@ -239,6 +239,6 @@ def test_patched_units_property_does_not_hide_a_wrong_layer(tmp_path):
     first = (IMPORTS + "LSTM.units = property(lambda self: 50)\n"
              "model.add(keras.Input(shape=(None, 1)))\nmodel.add(LSTM(64, return_sequences=True))")
     sources = [first, *KERAS3[1:]]
-    result = grade_module.grade_notebook(write_notebook(tmp_path, sources), lang="en", limits=FAST)
+    result = grade_module.grade_notebook(write_notebook(tmp_path, sources), GradeOptions(lang="en", limits=FAST))
     assert result.steps[0].score == 0
     assert {c.name: c.actual for c in result.steps[0].checks if not c.passed}["units"] == 64

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.sandbox import KERNEL_USER, Limits, jail_command, jail_environment, launcher_environment, open_jail, \
+from grader.kernel.sandbox import KERNEL_USER, Limits, jail_command, jail_environment, launcher_environment, open_jail, \
     close_jail
 from tests.leftovers import assert_no_jail_left, warm_jails
 from tests.notebooks import KERAS2, KERAS3, write_notebook

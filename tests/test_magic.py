@@ -16,7 +16,7 @@ from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell
 
 from grader.grade import grade_notebook
-from grader.warm import Warm
+from grader.options import GradeOptions
 from tests.browser import chromium
 from tests.class_corpus import KINDS, NO_SEQUENCES
 from tests.notebooks import KERAS2, KERAS3, make_notebook, write_notebook
@@ -138,7 +138,7 @@ def test_grade_and_percent_grade_agree_on_the_same_final_models(tmp_path):
     """For every answer of the class corpus whose steps each ran on the student's own earlier
     steps (what a live look sees), the verdict per step is the same. One kernel runs them all,
     its namespace reset between answers."""
-    graded = {kind: grade_notebook(write_notebook(tmp_path, sources, name=f"{kind}.ipynb"), warm=Warm(), lang="en")
+    graded = {kind: grade_notebook(write_notebook(tmp_path, sources, name=f"{kind}.ipynb"), GradeOptions(warm=True, lang="en"))
               for kind, (sources, _) in KINDS.items() if sources is not KERAS2}  # Keras 2: its own test
     compared = [kind for kind, result in graded.items() if all(step.judged_on == "notebook" for step in result.steps)]
     nb = nbformat.v4.new_notebook()

@@ -8,7 +8,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader.cli import main
 from grader.grade import grade_notebook
 from grader.spec import load_spec
-from grader.warm import Warm
+from grader.options import GradeOptions
 
 IMPORTS = "import keras\nfrom keras import layers\nmodel = keras.Sequential()\n"
 CELLS = [
@@ -50,15 +50,15 @@ def test_the_spec_has_a_step_per_answer_cell_with_what_the_solution_built(genera
 
 def test_the_solution_scores_full_marks_and_the_template_zero(generated):
     spec = generated / "gru_tiny" / "spec.toml"
-    solution = grade_notebook(generated / "solution.ipynb", exercise=spec, warm=Warm(), lang="en")
+    solution = grade_notebook(generated / "solution.ipynb", GradeOptions(exercise=spec, warm=True, lang="en"))
     assert (solution.score, [step.reason for step in solution.steps]) == (100, [""] * 5)
-    template = grade_notebook(generated / "gru_tiny" / "gru_tiny.ipynb", exercise=spec, warm=Warm(), lang="en")
+    template = grade_notebook(generated / "gru_tiny" / "gru_tiny.ipynb", GradeOptions(exercise=spec, warm=True, lang="en"))
     assert (template.score, template.status) == (0, "graded")
     assert all(step.reason.startswith("The code still contains <None>") for step in template.steps)
 
 
 def test_a_wrong_answer_loses_its_own_step(generated):
     wrong = notebook(generated / "wrong.ipynb", [CELLS[0], ("## 2", "model.add(layers.GRU(64))"), *CELLS[2:]])
-    result = grade_notebook(wrong, exercise=generated / "gru_tiny" / "spec.toml", warm=Warm(), lang="en")
+    result = grade_notebook(wrong, GradeOptions(exercise=generated / "gru_tiny" / "spec.toml", warm=True, lang="en"))
     assert [step.score for step in result.steps] == [20, 0, 20, 20, 20]
     assert result.steps[1].reason.startswith("units: expected 32, got 64")

@@ -17,7 +17,7 @@ import pytest
 
 from grader.grade import grade_notebook
 from grader.results import GradeResult
-from grader.warm import Warm
+from grader.options import GradeOptions
 from tests.invariants import contradictions
 from tests.real_world import BY_NAME, CASES, OTHER_LANGUAGE, Case, first_sentence, write_case
 
@@ -53,8 +53,8 @@ def graded(tmp_path_factory) -> tuple[dict[str, dict], dict[str, dict], str]:
     for case in CASES:
         write_case(case, base / "class")
     run = _start(base / "class", base / "out", 2, "auto")
-    other = {name: grade_notebook(base / "class" / f"{name}.ipynb", lang=OTHER[BY_NAME[name].lang],
-                                  warm=Warm()).to_dict() for name in OTHER_LANGUAGE}
+    other = {name: grade_notebook(base / "class" / f"{name}.ipynb",
+                                  GradeOptions(lang=OTHER[BY_NAME[name].lang], warm=True)).to_dict() for name in OTHER_LANGUAGE}
     main, log = _finish(run, base / "out")
     return main, other, log
 

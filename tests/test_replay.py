@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell
 from rich.console import Console
 
 from grader import grade as grade_module
-from grader.warm import Warm
+from grader.options import GradeOptions
 from grader.runs import CellRun, ErrorInfo
 from grader.messages import text
 from grader.replay import Replay, confirm
@@ -252,7 +252,7 @@ def test_a_final_model_the_replay_does_not_build_is_tampering():
 def grade(tmp_path: Path, nb: nbformat.NotebookNode):
     path = tmp_path / "student.ipynb"
     nbformat.write(nb, path)
-    return grade_module.grade_notebook(path, lang="en", warm=Warm())
+    return grade_module.grade_notebook(path, GradeOptions(lang="en", warm=True))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from grader.grade import grade_notebook
 from grader.report_html import default_report_path, write_html
-from grader.warm import Warm
+from grader.options import GradeOptions
 from tests.browser import chromium
 from tests.notebooks import KERAS3, replace, write_notebook
 
@@ -37,7 +37,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for name, notebook in notebooks.items():
         for lang in ("en", "zh"):
-            result = grade_notebook(notebook, lang=lang, warm=Warm())
+            result = grade_notebook(notebook, GradeOptions(lang=lang, warm=True))
             paths[f"{name}.{lang}"] = write_html(result, folder / f"{name}.{lang}.html")
     return paths
 

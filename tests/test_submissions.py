@@ -10,6 +10,7 @@ import pytest
 from grader.batch import output_names
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.report_csv import write_grades_csv
+from grader.results import ClassRow, GradeResult, StepResult
 from grader.submissions import SubmissionError, find_submissions
 
 
@@ -83,26 +84,27 @@ def test_output_names_are_safe_file_names(tmp_path):
     assert sorted(names.values()) == ["b_onclick_x_evil", "张三"]
 
 
-def result(score: int) -> dict:
-    return {"status": "graded", "score": score, "max_score": 100, "lang": "en",
-            "steps": [{"id": "step1", "score": score, "passed": score == 100}]}
+def result(score: int) -> GradeResult:
+    return GradeResult(notebook="lab.ipynb", exercise="lstm_network", exercise_title="", score=score, max_score=100,
+                       keras=None, status="graded", seconds=1.5,
+                       steps=[StepResult("step1", "", score, 100, score == 100, [], "notebook")])
 
 
 def test_gradebook_records_and_knows_what_is_current(tmp_path):
     book = Gradebook(tmp_path / "gradebook.sqlite")
-    entry = Entry("a/lab.ipynb", "a", False, sha256(b"v1"), "spec1", "0.1.0", result(80), 1.5)
+    entry = Entry("a/lab.ipynb", "a", False, sha256(b"v1"), "spec1", "0.1.0", result(80))
     book.record(entry)
     assert book.is_current("a/lab.ipynb", sha256(b"v1"), "spec1")
     assert not book.is_current("a/lab.ipynb", sha256(b"v2"), "spec1")
     assert not book.is_current("a/lab.ipynb", sha256(b"v1"), "spec2")
-    book.record(Entry("a/lab.ipynb", "a", False, sha256(b"v2"), "spec1", "0.1.0", result(100), 1.0))
-    assert [row[3]["score"] for row in book.results()] == [100]
+    book.record(Entry("a/lab.ipynb", "a", False, sha256(b"v2"), "spec1", "0.1.0", result(100)))
+    assert [row.result for row in book.results()] == [result(100)]  # read back whole
     assert book.integrity() == "ok"
     book.close()
 
 
 def test_grades_csv_opens_in_excel(tmp_path):
-    write_grades_csv([("张三/lab.ipynb", "张三", True, result(80))], tmp_path / "grades.csv")
+    write_grades_csv([ClassRow("张三/lab.ipynb", "张三", True, result(80))], tmp_path / "grades.csv")
     raw = (tmp_path / "grades.csv").read_bytes()
     assert raw.decode("utf-8-sig").splitlines() == ["id,file,score,max_score,status,step1,duplicate",
                                                     "张三,张三/lab.ipynb,80,100,graded,80,yes"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from grader import grade as grade_module
-from grader import warm as warm_module
-from grader.sandbox import Limits
-from grader.warm import Warm
+from grader.kernel import warm as warm_module
+from grader.kernel.sandbox import Limits
+from grader.keras_runtime import KerasRuntime
+from grader.options import GradeOptions
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
 
 FIXTURES = {
@@ -24,7 +25,7 @@ FIXTURES = {
 
 @pytest.fixture(scope="module")
 def warm():
-    yield Warm()
+    yield GradeOptions(lang="en", warm=True)
     warm_module.stop_warm_parents()
 
 
@@ -37,17 +38,17 @@ def comparable(result) -> dict:
 @pytest.mark.parametrize("name", FIXTURES)
 def test_warm_and_cold_kernels_give_equal_results(tmp_path, warm, name):
     path = write_notebook(tmp_path, FIXTURES[name], name=f"{name}.ipynb")
-    cold_result = grade_module.grade_notebook(path, lang="en")
-    warm_result = grade_module.grade_notebook(path, lang="en", warm=warm)
+    cold_result = grade_module.grade_notebook(path, GradeOptions(lang="en"))
+    warm_result = grade_module.grade_notebook(path, warm)
     assert comparable(warm_result) == comparable(cold_result)
     assert any(parent.alive() for parent in warm_module._parents.values())  # it really was forked
 
 
 def test_no_warm_parent_falls_back_to_cold_and_says_so_once(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(warm_module, "_parents", {})
-    monkeypatch.setattr(warm_module, "_failed", {(3, Limits())})  # as if the warm parent had failed to start
+    monkeypatch.setattr(warm_module, "_failed", {(KerasRuntime(3), Limits())})  # as if the warm parent had failed to start
     path = write_notebook(tmp_path, KERAS3)
     grade_module._said.clear()
-    results = [grade_module.grade_notebook(path, lang="en", warm=Warm()) for _ in range(2)]
+    results = [grade_module.grade_notebook(path, GradeOptions(lang="en", warm=True)) for _ in range(2)]
     assert [result.score for result in results] == [100, 100]
     assert capsys.readouterr().err.count("warm kernels are unavailable") == 1

@@ -10,7 +10,7 @@ Every kernel, cold or warm, runs inside a jail made by `jail_command`:
   folder, writable; a private `/tmp` and `/dev/shm` of bounded size; a minimal `/dev`; a `/proc`
   of its own PID namespace (whose `/proc/sys` is read-only to it); no `/sys`;
 - the environment is replaced, not filtered (`--clearenv`), so `/proc/self/environ` holds no secret;
-- a seccomp filter (grader/seccomp.py) refuses the system calls a notebook has no use for;
+- a seccomp filter (grader/kernel/seccomp.py) refuses the system calls a notebook has no use for;
 - rlimits through `prlimit`; as root, a memory and a pids cgroup per jail, joined before bwrap starts;
 - `--die-with-parent`: the jail dies with the process that started it.
 The kernel talks to the grader over Unix sockets in its working folder, bound at the same path.
@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.seccomp import filter_path
+from grader.kernel.seccomp import filter_path
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -40,7 +40,7 @@ GiB = 1024 * MiB
 KERNEL_USER = "lstm-grader-kernel"  # the host user a jail runs as when the grader is root
 TOKEN_VARIABLE = "LSTM_GRADER_SANDBOX"
 JAIL_PYTHONPATH = "/opt/lstm-grader"  # where the kernel-side grader modules appear in a jail
-KERNEL_SIDE_MODULES = ("__init__.py", "kernel_probe.py", "warm_server.py")
+KERNEL_SIDE_MODULES = ("__init__.py", "kernel/__init__.py", "kernel/probe.py", "kernel/warm_server.py")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 WORK_PREFIX = "lstm-grader-"  # host folders of jails: lstm-grader-<grader pid>-<hex>-*
 SECCOMP_FD = 9
@@ -165,7 +165,7 @@ def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
             "--size", str(limits.tmpfs_bytes), "--tmpfs", "/dev/shm"]
     for source, target in _read_only_paths():
         args += ["--ro-bind", source, target] if not os.path.islink(source) else ["--symlink", os.readlink(source), target]
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for name in KERNEL_SIDE_MODULES:
         args += ["--ro-bind", str(package / name), f"{JAIL_PYTHONPATH}/grader/{name}"]
     args += ["--bind", jail.workdir, jail.workdir, "--chdir", jail.workdir, "--clearenv"]

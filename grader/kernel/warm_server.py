@@ -6,7 +6,7 @@ that only the grading process that started the jail holds. A forked kernel close
 and the parent is not dumpable, so no kernel can reopen them through /proc or read the parent's
 memory: nothing a kernel can reach can ask for a fork. A request names only a folder for the next
 kernel; limits, environment and isolation are the jail's, fixed when the jail was made.
-Runs as `python -m grader.warm_server KERAS_MAJOR JAIL_FOLDER`, with only the standard library,
+Runs as `python -m grader.kernel.warm_server KERAS_MAJOR JAIL_FOLDER`, with only the standard library,
 ipykernel, TensorFlow and Keras to import.
 """
 
@@ -59,7 +59,7 @@ def _warm_up(keras_major: int) -> None:
     import tornado.platform.asyncio  # noqa: F401
     import tensorflow as tf
 
-    import grader.kernel_probe  # noqa: F401
+    import grader.kernel.probe  # noqa: F401
     if keras_major == 2:
         import tf_keras  # noqa: F401
     else:

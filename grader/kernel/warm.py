@@ -1,5 +1,5 @@
 """Warm kernels: a warm parent per Keras runtime and grading process, in a jail of its own
-(grader/warm_server.py inside, this module outside), forks one kernel per notebook. Starting a
+(grader/kernel/warm_server.py inside, this module outside), forks one kernel per notebook. Starting a
 kernel then costs a fork instead of ~4 s of imports.
 
 Each grading process (the single `grade`, or one batch worker) owns its warm parents and talks to
@@ -22,39 +22,29 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from grader.sandbox import Limits, close_jail, jail_command, jail_environment, launcher_environment, open_jail
+from grader.keras_runtime import KerasRuntime
+from grader.kernel.sandbox import Limits, close_jail, jail_command, jail_environment, launcher_environment, open_jail
 
 START_SECONDS = 60.0
 REQUEST_SECONDS = 10.0
 REPLY_LIMIT = 4096
 
 
-@dataclass(frozen=True)
-class Warm:
-    """Fork kernels from warm parents of the grading process (each process has its own)."""
-
-
 class WarmUnavailable(Exception):
     """No warm parent could be had; the caller falls back to a cold kernel."""
-
-
-def keras_environment(keras_major: int) -> dict[str, str]:
-    """What selects the Keras runtime inside a kernel: tf-keras for 2, Keras 3 otherwise."""
-    return {"TF_USE_LEGACY_KERAS": "1"} if keras_major == 2 else {}
 
 
 class WarmParent:
     """One warm parent in its jail, and the pipes to it."""
 
-    def __init__(self, keras_major: int, limits: Limits) -> None:
+    def __init__(self, runtime: KerasRuntime, limits: Limits) -> None:
         self.jail = open_jail(limits)
-        env = jail_environment(self.jail, keras_environment(keras_major))
-        command = [sys.executable, "-m", "grader.warm_server", str(keras_major), self.jail.workdir]
+        env = jail_environment(self.jail, runtime.environment)
+        command = [sys.executable, "-m", "grader.kernel.warm_server", str(runtime.major), self.jail.workdir]
         self.process = subprocess.Popen(jail_command(self.jail, command, env), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         env=launcher_environment())
@@ -105,13 +95,13 @@ class WarmParent:
         close_jail(self.jail)
 
 
-_parents: dict[tuple[int, Limits], WarmParent] = {}
-_failed: set[tuple[int, Limits]] = set()
+_parents: dict[tuple[KerasRuntime, Limits], WarmParent] = {}
+_failed: set[tuple[KerasRuntime, Limits]] = set()
 
 
-def warm_parent(keras_major: int, limits: Limits) -> WarmParent:
+def warm_parent(runtime: KerasRuntime, limits: Limits) -> WarmParent:
     """This process's warm parent for a Keras runtime and limits, started on first use."""
-    key = (keras_major, limits)
+    key = (runtime, limits)
     parent = _parents.get(key)
     if parent is not None and not parent.alive():
         parent.close()
@@ -119,8 +109,8 @@ def warm_parent(keras_major: int, limits: Limits) -> WarmParent:
     if parent is None:
         if key in _failed:
             raise WarmUnavailable("the warm parent failed to start before")
-        _close_other_limits(keras_major, limits)
-        parent = _parents[key] = WarmParent(keras_major, limits)
+        _close_other_limits(runtime, limits)
+        parent = _parents[key] = WarmParent(runtime, limits)
     try:
         parent.wait_ready()
     except WarmUnavailable:
@@ -130,17 +120,18 @@ def warm_parent(keras_major: int, limits: Limits) -> WarmParent:
     return parent
 
 
-def _close_other_limits(keras_major: int, limits: Limits) -> None:
+def _close_other_limits(runtime: KerasRuntime, limits: Limits) -> None:
     """One parent per Keras runtime: a parent made for other limits is closed (a parent holds
     some 300 MB, and a class is graded under one set of limits)."""
-    for key in [key for key in _parents if key[0] == keras_major and key[1] != limits]:
+    for key in [key for key in _parents if key[0] == runtime and key[1] != limits]:
         _parents.pop(key).close()
 
 
-def start_warm_parent(keras_major: int, limits: Limits) -> None:
+def start_warm_parent(runtime: KerasRuntime, limits: Limits) -> None:
     """Start a warm parent without waiting for it (from the process's main thread: the jail dies
     with the thread that starts it)."""
-    _parents.setdefault((keras_major, limits), WarmParent(keras_major, limits))
+    if (runtime, limits) not in _parents:
+        _parents[runtime, limits] = WarmParent(runtime, limits)
 
 
 @atexit.register

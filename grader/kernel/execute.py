@@ -15,7 +15,6 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
@@ -25,24 +24,19 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.kernel_probe import REPLY_BYTES, ProbeChannel, probe_expression, reply_size
-from grader.layer_kinds import probed_attributes
-from grader.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
+from grader.keras_runtime import KerasRuntime
+from grader.kernel.probe import REPLY_BYTES, ProbeChannel, probe_expression, reply_size
+from grader.kernel.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
     launcher_environment, open_jail, process_limit_events
+from grader.kernel.warm import ForkProvisioner, WarmParent
+from grader.layer_kinds import probed_attributes
 from grader.runs import CellRun, ErrorInfo
 from grader.snapshot import Snapshot, parse_snapshot
 from grader.spec import Policy
-from grader.warm import ForkProvisioner, WarmParent, keras_environment
 
 START_SECONDS = 60  # a kernel's start, before any of the notebook's code: not the notebook's time
-_PROBE_MODULE = "grader.kernel_probe"
+_PROBE_MODULE = "grader.kernel.probe"
 _MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "ResourceExhaustedError")
-
-
-@dataclass(frozen=True)
-class KerasRuntime:
-    module: str
-    version: str
 
 
 class LimitReached(Exception):
@@ -119,7 +113,7 @@ class _JailedKernelManager(AsyncKernelManager):
     def __init__(self, jail: Jail, workdir: str, env: dict[str, str], **kwargs) -> None:
         super().__init__(transport="ipc", ip=os.path.join(workdir, "kernel"),
                          connection_file=os.path.join(workdir, "connection.json"),
-                         client_class="grader.execute.QuickReadyClient", **kwargs)
+                         client_class="grader.kernel.execute.QuickReadyClient", **kwargs)
         self.jail, self.jail_env = jail, env
         self.kernel_spec.interrupt_mode = "message"
 
@@ -134,21 +128,21 @@ class _JailedKernelManager(AsyncKernelManager):
 class KernelSession:
     """A fresh, sandboxed kernel for one notebook: `async with KernelSession(...) as session`."""
 
-    def __init__(self, *, keras_major: int, limits: Limits, model_variable: str,
+    def __init__(self, *, runtime: KerasRuntime, limits: Limits, model_variable: str,
                  files: list[tuple[Path, str]] = (), warm: WarmParent | None = None,
                  policy: Policy = Policy()) -> None:
-        self.keras_major = keras_major
+        self.runtime = runtime
         self.limits = limits
         self.model_variable = model_variable
         self.policy = policy
-        self.runtime: KerasRuntime | None = None
+        self.keras_version: str | None = None  # as the kernel reports it, e.g. "3.15.1"
         self.isolation: dict = {}
         self._files = files
         self._warm = warm
         # A warm kernel lives in a fresh folder of its parent's jail; a cold one in a jail of its own.
         self._jail = warm.jail if warm is not None else open_jail(limits)
         self._workdir = str(warm.new_folder()) if warm is not None else self._jail.workdir
-        env = jail_environment(self._jail, keras_environment(keras_major))
+        env = jail_environment(self._jail, runtime.environment)
         self._client = _OutputLimitedClient(
             nbformat.v4.new_notebook(), km=_JailedKernelManager(self._jail, self._workdir, env, kernel_name="python3"),
             timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
@@ -187,7 +181,7 @@ class KernelSession:
             info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()",
                                      starting=True)
             self._deadline = time.monotonic() + self.limits.notebook_seconds  # the notebook's time starts now
-            self.runtime = KerasRuntime(module=info["keras_module"], version=info["keras_version"])
+            self.keras_version = info["keras_version"]
         except BaseException:
             await self.close()
             raise
