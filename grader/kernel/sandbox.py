@@ -6,7 +6,7 @@ Every kernel, cold or warm, runs inside a jail made by `jail_command`:
 - as root, the jail runs as the unprivileged `lstm-grader-kernel` user (`setpriv`), which owns
   nothing on the host; as an ordinary user, as that user (who is the only one the kernel can be);
 - a new root holding, read-only, only `/usr`, the Python installation and its packages, the two
-  grader modules a kernel needs, and the few files of `/etc` that libraries read; its working
+  grader modules a kernel needs (KERNEL_SIDE_MODULES), and the few files of `/etc` that libraries read; its working
   folder, writable; a private `/tmp` and `/dev/shm` of bounded size; a minimal `/dev`; a `/proc`
   of its own PID namespace (whose `/proc/sys` is read-only to it); no `/sys`;
 - the environment is replaced, not filtered (`--clearenv`), so `/proc/self/environ` holds no secret;
