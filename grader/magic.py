@@ -22,14 +22,15 @@ import html
 import json
 import os
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from grader.kernel import live_probe
 from grader.checks import compare_network
 from grader.grading import StepJudge
+from grader.kernel import live_probe
 from grader.layer_kinds import probed_attributes
 from grader.messages import detect_language, text
 from grader.results import GradeResult, StepResult
@@ -112,13 +113,18 @@ class GradeMagics(Magics):
             return None
         from grader.grade import grade_notebook  # the full grader: only when asked for
         from grader.kernel import JailUnavailable, check_jail_tools
+        from grader.notebook import UnreadableNotebook
         from grader.options import GradeOptions
         try:
             check_jail_tools()
+            # In a thread of its own: this kernel's event loop runs in this one, and grading runs its own.
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                return thread.submit(grade_notebook, found, GradeOptions(exercise=spec.path, lang=lang)).result()
         except JailUnavailable as error:
             print(text("cli.no_jail", lang, reason=error))
-            return None
-        return grade_notebook(found, GradeOptions(exercise=spec.path, lang=lang))
+        except UnreadableNotebook as error:
+            print(text("cli.cannot_grade", lang, reason=error.reason(lang)))
+        return None
 
     def _notebook_path(self) -> str | None:
         """Where Jupyter says this kernel's notebook is: VS Code names it in the namespace;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -39,12 +40,13 @@ def with_checks(sources: list[str], lang: str = "en") -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, keras2: bool = False) -> nbformat.NotebookNode:
-    """Run `nb` in a kernel of this Python, as Jupyter would start it for the student (a Keras 2
-    kernel: TF_USE_LEGACY_KERAS=1 in its environment)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **({"TF_USE_LEGACY_KERAS": "1"} if keras2 else {})}
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": os.getcwd()}}).execute(env=env)
+def execute(nb: nbformat.NotebookNode, keras2: bool = False, folder: Path | None = None,
+            env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """Run `nb` in a kernel of this Python, as Jupyter would start it for the student: in `folder`
+    (the notebook's), with `env` added to its environment (a Keras 2 kernel: TF_USE_LEGACY_KERAS=1)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **({"TF_USE_LEGACY_KERAS": "1"} if keras2 else {}), **(env or {})}
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder or os.getcwd())}}).execute(env=env)
     return nb
 
 
@@ -166,3 +168,34 @@ def test_the_output_rendered_by_nbconvert_shows_the_verdicts_without_any_script(
         assert checks_shown.count() == 5
         assert "Self-check (the model in this kernel): 100/100" in checks_shown.nth(4).inner_text()
         assert checks_shown.nth(4).locator("text=✓").count() == 5
+
+
+def test_grade_notebook_grades_the_saved_file_where_jupyter_names_it(tmp_path):
+    """JupyterLab and Notebook 7 start the kernel in the notebook's folder and name the notebook in
+    JPY_SESSION_NAME, relative to the server's root; VS Code names it in the namespace, and wins.
+    The saved notebook is graded as `grade` grades it: jailed, with the clean replay."""
+    course = tmp_path / "course"
+    course.mkdir()
+    write_notebook(course, NO_SEQUENCES, name="lab.ipynb")  # the saved work: step 1 wrong
+    other = write_notebook(tmp_path, KERAS3, name="vscode.ipynb")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [new_code_cell(LOAD), new_code_cell("%grade --notebook --lang en"),
+                new_code_cell(f"__vsc_ipynb_file__ = {str(other)!r}"), new_code_cell("%grade --notebook --lang zh")]
+    lab, vscode = checks(execute(nb, folder=course, env={"JPY_SESSION_NAME": "course/lab.ipynb"}))
+    assert lab[0].splitlines()[:3] == ["Self-check (the saved notebook, graded as grade does): 80/100",
+                                       "✗ 1. First LSTM layer  0/20", "    return_sequences: expected True, got False (+1)"]
+    assert "✓ 2. Second LSTM layer  20/20" in lab[0] and "80/100" in lab[1]
+    assert vscode[0].splitlines()[0] == "自查（已保存的笔记本，按 grade 的方式评分）：100/100"
+    direct = grade_notebook(course / "lab.ipynb", GradeOptions(lang="en"))  # the same verdicts as grade
+    assert [step.passed for step in direct.steps] == [False, True, True, True, True]
+
+
+def test_grade_notebook_asks_where_the_notebook_is_when_jupyter_does_not_say(tmp_path):
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [new_code_cell(LOAD), new_code_cell("%grade --notebook --lang en"),
+                new_code_cell("%grade --notebook broken.ipynb --lang en")]
+    ran = execute(nb, folder=tmp_path, env={"JPY_SESSION_NAME": ""})
+    printed = [[output.get("text", "").strip() for output in cell.outputs] for cell in ran.cells[1:]]
+    assert printed[0] == ["Cannot tell where this notebook is saved: write %grade --notebook your_notebook.ipynb"]
+    assert len(printed[1]) == 1 and printed[1][0].startswith("grade: cannot grade ") and "not valid JSON" in printed[1][0]
