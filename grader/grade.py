@@ -20,10 +20,10 @@ from grader.keras_runtime import KERAS2, KerasRuntime, uses_keras2_api
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
 from grader.options import AUTO, GradeOptions
-from grader.replay import TAMPERED, Replay, confirm, replay_notebook
+from grader.replay import TAMPERED, Replay, confirm, replay_notebook, settle_unrunnable
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.runs import CellRun, printed_text
-from grader.slicing import Part, keeps_every_cell, replay_parts
+from grader.slicing import Part, keeps_every_cell, replay_parts, unrunnable_steps
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
 
@@ -75,6 +75,7 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
             outcome, grading = again, grading.under(retry)
     if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # Keras 2 was needed, and helped
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
+    outcome.steps = settle_unrunnable(spec, outcome.steps, unrunnable_steps(nb, spec, step_map))
     parts = replay_parts(nb, spec, step_map)
     if options.replay and _needs_replay(outcome, nb, parts, spec):
         outcome = asyncio.run(_replayed(outcome, parts, grading))

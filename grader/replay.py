@@ -163,6 +163,22 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
     return Confirmation(steps, bool(forged) or model_differs, notes)
 
 
+CODE_NEEDED = ("layers", "summary")  # check kinds that no step passes unless its own code runs
+
+
+def settle_unrunnable(spec: ExerciseSpec, steps: list[StepResult], unrunnable: set[str]) -> list[StepResult]:
+    """The steps, with those left to the replay whose code cannot run anywhere settled now: each
+    of their checks passes only when the step's code runs, so they fail in any replay as they did
+    in the notebook's run. Such a step then needs no replay (the untouched template needs none)."""
+    return [replace(result, judged_on="notebook")
+            if result.judged_on == DEFERRED and step.id in unrunnable and _needs_code(step) else result
+            for step, result in zip(spec.steps, steps)]
+
+
+def _needs_code(step: StepSpec) -> bool:
+    return all(kind in CODE_NEEDED for kind in step.checks) and ("layers" not in step.checks or bool(step.layers))
+
+
 def _deferred(step: StepSpec, again: StepResult, replay: Replay, earlier: list[StepResult], spec: ExerciseSpec,
               lang: str) -> StepResult:
     """The replay's verdict on a step the notebook's run left to it because its earlier steps went

@@ -88,6 +88,16 @@ def replay_parts(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> lis
     return parts
 
 
+def unrunnable_steps(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> set[str]:
+    """The steps with code none of which can run anywhere: not one of their units compiles as
+    Python, IPython's magics included (the untouched template's `model.add(<None>)`)."""
+    parsed: dict[str, list[bool]] = {}
+    for unit in program(nb, spec, step_map):
+        if unit.step_id is not None:
+            parsed.setdefault(unit.step_id, []).append(unit.parsed)
+    return {step for step, units in parsed.items() if not any(units)}
+
+
 def keeps_every_cell(nb: NotebookNode, parts: list[Part], given: frozenset[str] = frozenset()) -> bool:
     """Do the replay's runs hold every code cell whole, in order, and nothing else? Cells that
     are the exercise's own code, as its student notebook gives them (`given`: the self-check

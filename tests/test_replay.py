@@ -17,11 +17,11 @@ from grader import grade as grade_module
 from grader.options import GradeOptions
 from grader.runs import CellRun, ErrorInfo
 from grader.messages import text
-from grader.replay import Replay, confirm
+from grader.replay import Replay, confirm, settle_unrunnable
 from grader.report_html import render_html
 from grader.report_terminal import print_result
 from grader.results import CheckResult, StepResult
-from grader.slicing import keeps_every_cell, replay_parts
+from grader.slicing import keeps_every_cell, replay_parts, unrunnable_steps
 from grader.spec import load_spec
 from grader.steps import map_steps
 from tests.layers import reference_layers, snapshot
@@ -247,6 +247,26 @@ def test_a_final_model_the_replay_does_not_build_is_tampering():
     assert not confirm(SPEC, verdicts(ALL), raised, "graded", replayed(ALL, runs=model_runs(right)), "en").tampered
 
 
+# --- steps whose code cannot run anywhere need no replay ---
+
+def test_only_steps_none_of_whose_code_compiles_are_unrunnable():
+    sources = [KERAS3[0], "model.add(<None>)", "%time model.add(LSTM(300))\n", "<None>\nmodel.add(Dense(10))",
+               "model.summary("]
+    nb = notebook(sources)
+    assert unrunnable_steps(nb, SPEC, map_steps(nb, SPEC)) == {"step2", "step4", "step5"}  # a magic compiles
+
+
+def test_a_deferred_step_is_settled_only_when_no_replay_could_pass_it():
+    deferred = [verdict(1, False), *verdicts([False] * 5, "deferred")[1:]]
+    settled = settle_unrunnable(SPEC, deferred, {"step1", "step2", "step5"})
+    assert [step.judged_on for step in settled] == ["notebook", "notebook", "deferred", "deferred", "notebook"]
+    gru = load_spec("gru_text")  # its step 4 checks the model's compile settings: the reference's could pass it
+    compiled = next(number for number, step in enumerate(gru.steps) if step.checks == ("compiled",))
+    steps = [verdict(n, False, "deferred") for n in range(1, len(gru.steps) + 1)]
+    steps = [dataclasses.replace(step, id=spec.id) for step, spec in zip(steps, gru.steps)]
+    assert settle_unrunnable(gru, steps, {step.id for step in gru.steps})[compiled].judged_on == "deferred"
+
+
 # --- real notebooks in real kernels ---
 
 def grade(tmp_path: Path, nb: nbformat.NotebookNode):
@@ -348,4 +368,20 @@ def test_an_honest_notebook_with_one_wrong_step_keeps_its_exact_score(tmp_path, 
     result = grade(tmp_path, notebook(replace(KERAS3, 3, "model.add(LSTM(300, return_sequences=True))")))
     assert ([step.score for step in result.steps], result.status, result.notes) == ([20, 20, 0, 20, 20], "graded", [])
     assert [step.judged_on for step in result.steps] == ["notebook", "notebook", "notebook", "rerun", "notebook"]
+    assert replays == [1]
+
+
+def test_the_untouched_template_needs_no_replay(tmp_path, replays):
+    result = grade(tmp_path, notebook(TEMPLATE))
+    assert (result.score, result.status, replays) == (0, "graded", [])
+    assert {step.judged_on for step in result.steps} == {"notebook"}
+    assert all(step.reason.startswith(text("note.placeholder", "en")) for step in result.steps)
+
+
+def test_a_step_left_as_the_template_after_a_wrong_step_fails_and_the_others_are_still_replayed(tmp_path, replays):
+    sources = replace(replace(KERAS3, 1, KERAS3[0].replace(", return_sequences=True", "")), 3, "model.add(<None>)")
+    result = grade(tmp_path, notebook(sources))
+    assert [step.score for step in result.steps] == [0, 20, 0, 20, 20]
+    assert [step.judged_on for step in result.steps] == ["notebook", "rerun", "notebook", "rerun", "notebook"]
+    assert result.steps[2].reason.startswith(text("note.placeholder", "en"))
     assert replays == [1]
