@@ -23,7 +23,7 @@ from grader.options import AUTO, GradeOptions
 from grader.replay import TAMPERED, Replay, confirm, replay_notebook, settle_unrunnable
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.runs import CellRun, printed_text
-from grader.slicing import Part, keeps_every_cell, replay_parts, unrunnable_steps
+from grader.slicing import Part, keeps_every_cell, program, replay_parts, unrunnable_steps
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
 
@@ -75,8 +75,9 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
             outcome, grading = again, grading.under(retry)
     if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # Keras 2 was needed, and helped
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
-    outcome.steps = settle_unrunnable(spec, outcome.steps, unrunnable_steps(nb, spec, step_map))
-    parts = replay_parts(nb, spec, step_map)
+    units = program(nb, spec, step_map)
+    outcome.steps = settle_unrunnable(spec, outcome.steps, unrunnable_steps(units))
+    parts = replay_parts(units)
     if options.replay and _needs_replay(outcome, nb, parts, spec):
         outcome = asyncio.run(_replayed(outcome, parts, grading))
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)

@@ -39,11 +39,6 @@ class KerasRuntime:
         """What selects this Keras inside a kernel."""
         return {LEGACY_VARIABLE: "1"} if self.major == 2 else {}
 
-    @property
-    def module(self) -> str:
-        """The package the kernel imports for it."""
-        return "tf_keras" if self.major == 2 else "keras"
-
     @classmethod
     def first_choice(cls, choice: str, nb: NotebookNode) -> KerasRuntime:
         """The Keras to run `nb` under first, for `--keras CHOICE`."""

@@ -74,9 +74,8 @@ class Part:
     source: str
 
 
-def replay_parts(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[Part]:
+def replay_parts(units: list[Unit]) -> list[Part]:
     """The replay's runs, in notebook order: one per unit of a step, one per other unit that keeps code."""
-    units = program(nb, spec, step_map)
     flags = iter(kept([statement for unit in units for statement in unit.statements]))
     parts = []
     for unit in units:
@@ -88,11 +87,11 @@ def replay_parts(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> lis
     return parts
 
 
-def unrunnable_steps(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> set[str]:
+def unrunnable_steps(units: list[Unit]) -> set[str]:
     """The steps with code none of which can run anywhere: not one of their units compiles as
     Python, IPython's magics included (the untouched template's `model.add(<None>)`)."""
     parsed: dict[str, list[bool]] = {}
-    for unit in program(nb, spec, step_map):
+    for unit in units:
         if unit.step_id is not None:
             parsed.setdefault(unit.step_id, []).append(unit.parsed)
     return {step for step, units in parsed.items() if not any(units)}

@@ -21,7 +21,7 @@ from grader.replay import Replay, confirm, settle_unrunnable
 from grader.report_html import render_html
 from grader.report_terminal import print_result
 from grader.results import CheckResult, StepResult
-from grader.slicing import keeps_every_cell, replay_parts, unrunnable_steps
+from grader.slicing import keeps_every_cell, program, replay_parts, unrunnable_steps
 from grader.spec import load_spec
 from grader.steps import map_steps
 from tests.layers import reference_layers, snapshot
@@ -43,7 +43,7 @@ def kept(sources: list[str], **options) -> dict[str | None, str]:
     """What the replay runs of each step's code (None: code of no step), joined in order."""
     nb = notebook(sources, **options)
     found: dict[str | None, list[str]] = {}
-    for part in replay_parts(nb, SPEC, map_steps(nb, SPEC)):
+    for part in replay_parts(program(nb, SPEC, map_steps(nb, SPEC))):
         found.setdefault(part.step_id, []).append(part.source)
     return {step: "\n".join(filter(None, sources)) for step, sources in found.items()}
 
@@ -53,7 +53,7 @@ def kept(sources: list[str], **options) -> dict[str | None, str]:
 def test_the_reference_answers_are_kept_whole():
     for answer in (KERAS2, KERAS3):
         nb = notebook(answer)
-        parts = replay_parts(nb, SPEC, map_steps(nb, SPEC))
+        parts = replay_parts(program(nb, SPEC, map_steps(nb, SPEC)))
         assert [part.source for part in parts] == answer
         assert keeps_every_cell(nb, parts)
 
@@ -113,7 +113,7 @@ def test_the_exercises_own_self_check_cell_needs_no_replay_and_a_changed_one_doe
     self_check = next(cell.source for cell in template.cells if cell.cell_type == "code")
     for prelude, clean in ((self_check, True), (self_check + "\nget_ipython().user_expressions = print", False)):
         nb = notebook(KERAS3, prelude=prelude)
-        assert keeps_every_cell(nb, replay_parts(nb, SPEC, map_steps(nb, SPEC)), SPEC.given_code) is clean
+        assert keeps_every_cell(nb, replay_parts(program(nb, SPEC, map_steps(nb, SPEC))), SPEC.given_code) is clean
 
 
 def test_a_name_bound_only_after_the_step_is_not_pulled_in():
@@ -253,7 +253,7 @@ def test_only_steps_none_of_whose_code_compiles_are_unrunnable():
     sources = [KERAS3[0], "model.add(<None>)", "%time model.add(LSTM(300))\n", "<None>\nmodel.add(Dense(10))",
                "model.summary("]
     nb = notebook(sources)
-    assert unrunnable_steps(nb, SPEC, map_steps(nb, SPEC)) == {"step2", "step4", "step5"}  # a magic compiles
+    assert unrunnable_steps(program(nb, SPEC, map_steps(nb, SPEC))) == {"step2", "step4", "step5"}  # a magic compiles
 
 
 def test_a_deferred_step_is_settled_only_when_no_replay_could_pass_it():
