@@ -42,7 +42,8 @@ from grader.dashboard import write_dashboard
 from grader.grade import grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.messages import CatalogueError, escape_controls, text
-from grader.notebook import MiB, UnreadableNotebook, parse_notebook, read_notebook_bytes, referenced_files
+from grader.notebook import (OUT_LOCK, MiB, UnreadableNotebook, parse_notebook, read_notebook_bytes,
+                             referenced_files)
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
 from grader.results import ClassRow, GradeResult
@@ -53,7 +54,7 @@ from grader.spec import load_spec
 from grader.submissions import Submission, find_submissions, unpacking
 
 FAILED_STATUSES = ("unreadable", "error")
-LOCK_FILE = ".grade.lock"
+LOCK_FILE = OUT_LOCK
 UNPACK_FOLDER = ".unpacked"
 IN_FLIGHT_JOBS = 256  # at most this many jobs, and this many bytes of them, are handed to the pool at once
 IN_FLIGHT_BYTES = 256 * MiB
@@ -205,9 +206,9 @@ def _unreadable(submission: Submission, content: bytes, error: CatalogueError, t
 
 
 def _data_files(nb: NotebookNode, submission: Submission) -> list[tuple[Path, str]]:
-    """The files its code names, from the student's own folder only: none for a notebook that shares
-    its folder with classmates, and never a notebook."""
-    return referenced_files(nb, submission.folder) if submission.folder is not None else []
+    """The files its code names, from the student's own folder only (find_submissions knows whose a
+    folder is): none for a notebook that shares its folder with classmates, and never a notebook."""
+    return referenced_files(nb, submission.folder, owned=True) if submission.folder is not None else []
 
 
 def _jobs(todo: list[Pending], template: Job) -> Iterator[Job | Done]:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
+import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +28,14 @@ from grader.notebook import read_notebook
 from grader.runs import CellRun
 from grader.safe_write import write_text
 from grader.snapshot import LayerState, Snapshot
-from grader.spec import EXERCISES, Policy, format_shape, load_spec
+from grader.spec import EXERCISES, Policy, SpecError, format_shape, load_spec
 from grader.steps import METADATA_KEY, code_cells
 
 # Settings left out of a generated spec when they have Keras's default value.
 _DEFAULTS = {"use_bias": True, "mask_zero": False, "reset_after": True, "padding": "valid", "merge_mode": "concat",
              "return_sequences": False, "axis": -1, "momentum": 0.99, "epsilon": 0.001}
 _DEFAULT_ACTIVATION = {"lstm": "tanh", "gru": "tanh", "simple_rnn": "tanh"}
+TITLE_CHARS = 200  # a step's title is one short line; the rest of a longer one is cut
 _ANSWER_LINE = re.compile(r"\.(add|compile|summary)\(|^\s*\w+\s*=\s*\w*(Sequential|Model)\(")
 
 
@@ -45,18 +49,40 @@ class Step:
 
 
 def new_exercise(solution: Path, exercise_id: str, folder: Path | None = None, limits: Limits = Limits()) -> Path:
-    """Write exercises/<id>/ (spec.toml and the student notebook) from `solution`; return the folder."""
+    """Write exercises/<id>/ (spec.toml and the student notebook) from `solution`; return the folder.
+    All or nothing: a folder that already holds files is refused before anything runs, and the
+    exercise is renamed into place only once its spec loads, so a failure leaves nothing behind."""
+    target = folder or Path(str(EXERCISES)) / exercise_id
+    if target.is_symlink() or target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ValueError(f"{target}: already exists and is not an empty folder; nothing written")
     nb = read_notebook(solution)
     runs = asyncio.run(_run(nb, limits))
     steps = _steps(runs)
     if not steps:
         raise ValueError(f"{solution}: no cell of it adds a layer, compiles the model or prints its summary")
-    target = folder or Path(str(EXERCISES)) / exercise_id
-    target.mkdir(parents=True, exist_ok=True)
-    write_text(target / "spec.toml", _spec_text(exercise_id, nb, steps))
-    write_text(target / f"{exercise_id}.ipynb", nbformat.writes(_student_notebook(nb, steps)))
-    load_spec(target / "spec.toml")  # what was written must load
+    _write_all(target, {"spec.toml": _spec_text(exercise_id, nb, steps),
+                        f"{exercise_id}.ipynb": nbformat.writes(_student_notebook(nb, steps))})
     return target
+
+
+def _write_all(target: Path, files: dict[str, str]) -> None:
+    """Write `files` into a new folder beside `target`, check the spec loads, then rename it to `target`;
+    on any failure remove the new folder and any parent folder made for it."""
+    made = next((path for path in reversed([target.parent, *target.parent.parents]) if not path.exists()), None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draft = target.parent / f".{target.name}.{secrets.token_hex(4)}.new"
+    draft.mkdir()
+    try:
+        for name, content in files.items():
+            write_text(draft / name, content)
+        try:
+            load_spec(draft / "spec.toml")  # what was written must load
+        except SpecError as error:
+            raise SpecError(str(error).replace(str(draft), str(target))) from None
+        draft.rename(target)  # replaces an empty folder, never one with files
+    except BaseException:
+        shutil.rmtree(made or draft, ignore_errors=True)
+        raise
 
 
 async def _run(nb, limits: Limits) -> list[CellRun]:
@@ -150,10 +176,18 @@ def _titles(nb) -> dict[int, str]:
     titles, last = {}, None
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.strip():
-            last = re.sub(r"^\d+\s*[.、)]\s*", "", cell.source.strip().splitlines()[0].lstrip("#").strip())
+            line = _printable(cell.source.strip().splitlines()[0])
+            last = re.sub(r"^\d+\s*[.、)]\s*", "", line.lstrip("#").strip())
         elif cell.cell_type == "code" and last:
             titles[index], last = last, None
     return titles
+
+
+def _printable(line: str) -> str:
+    """`line` without control, format, surrogate or unassigned characters (DEL, ESC, bidi overrides:
+    what a spec refuses or a reader cannot see), runs of spaces made one, at most TITLE_CHARS long."""
+    kept = "".join(ch for ch in line if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(kept.split())[:TITLE_CHARS]
 
 
 def _student_notebook(nb, steps: list[Step]):

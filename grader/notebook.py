@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import warnings
+import zipfile
 from itertools import accumulate, repeat
 from pathlib import Path
 
@@ -108,10 +109,26 @@ def notebook_texts(nb: NotebookNode) -> list[str]:
     return [cell.source for cell in nb.cells]
 
 
-def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BYTES) -> list[tuple[Path, str]]:
+# What a notebook's data files may not be, and how far we look to tell (referenced_files).
+SKIPPED_DIRS = {".ipynb_checkpoints", "__MACOSX"}  # never searched: Jupyter's and macOS's copies
+ARCHIVE_SUFFIX = ".zip"
+REPORT_SUFFIX = ".report.html"  # `grade NOTEBOOK`'s report, beside the notebook
+OUT_LOCK = ".grade.lock"  # in every OUT folder of `grade PATH... -o OUT`
+FOLDER_ENTRIES = 100_000  # a folder with more entries is not searched for notebooks: it counts as shared
+# Found in the first HEAD_BYTES of what we write: a JSON result (GradeResult.to_json) begins with the
+# first, an HTML report or dashboard (grader/templates) holds the second in its <head>.
+HEAD_BYTES = 4096
+_GRADER_MARKS = (b'{\n  "notebook": ', b":root { --pass: #1a6b35;")
+
+
+def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BYTES, *,
+                     owned: bool = False) -> list[tuple[Path, str]]:
     """Files beside the notebook that its code names in a string ("data.csv", "data/x.npy"),
-    as (source, relative name) pairs to copy into the kernel's working directory. Never a
-    notebook: in a class folder, another `.ipynb` is a classmate's answer."""
+    as (source, relative name) pairs to copy into the kernel's working directory. Only from a
+    folder that is the student's alone: `owned` when the caller knows it is (a batch's student
+    folder), else only when no other notebook lies in it or below (`holds_one_notebook`): in a
+    class folder, every file may be a classmate's. Never a notebook or an archive holding one,
+    never a file the grader wrote (`_grader_wrote`)."""
     folder = folder.resolve()
     found: dict[str, Path] = {}
     for cell in nb.cells:
@@ -122,13 +139,67 @@ def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BY
             if candidate and candidate.is_relative_to(folder) and candidate.is_file() \
                     and candidate.suffix.lower() != NOTEBOOK_SUFFIX:
                 found.setdefault(str(candidate.relative_to(folder)), candidate)
+    if not found or not (owned or holds_one_notebook(folder)):
+        return []
     chosen, total = [], 0
     for name, source in sorted(found.items()):
+        if _grader_wrote(source, folder) or _holds_notebook(source):
+            continue
         total += source.stat().st_size
         if total > limit:
             break
         chosen.append((source, name))
     return chosen
+
+
+def holds_one_notebook(folder: Path) -> bool:
+    """Does `folder` hold, at any depth, at most one notebook (the one graded), counting an archive
+    that holds notebooks as one? A folder of more than FOLDER_ENTRIES entries counts as holding many."""
+    notebooks = entries = 0
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if name not in SKIPPED_DIRS]
+        entries += len(folders) + len(files)
+        notebooks += sum(name.lower().endswith(NOTEBOOK_SUFFIX)
+                         or name.lower().endswith(ARCHIVE_SUFFIX) and _holds_notebook(Path(parent, name))
+                         for name in files)
+        if notebooks > 1 or entries > FOLDER_ENTRIES:
+            return False
+    return True
+
+
+def _grader_wrote(path: Path, folder: Path) -> bool:
+    """Is `path` (a file in or below `folder`) something the grader wrote: a report by its default
+    name, anything in a batch's OUT folder, or a file that begins as our results and reports do?"""
+    if path.name.lower().endswith(REPORT_SUFFIX):
+        return True
+    if any((parent / OUT_LOCK).exists() for parent in (path.parent, *path.parent.parents)
+           if parent.is_relative_to(folder)):
+        return True
+    return any(mark in _head(path) for mark in _GRADER_MARKS)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(descriptor, HEAD_BYTES)
+    except OSError:
+        return b""
+    finally:
+        os.close(descriptor)
+
+
+def _holds_notebook(path: Path) -> bool:
+    """Is `path` a zip archive with a notebook inside? One that cannot be listed counts as one."""
+    try:
+        if not path.is_file() or not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return any(name.lower().endswith(NOTEBOOK_SUFFIX) for name in archive.namelist())
+    except Exception:  # zipfile raises many kinds for a broken archive
+        return True
 
 
 def _string_literals(source: str) -> list[str]:

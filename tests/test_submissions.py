@@ -1,4 +1,5 @@
-"""Finding a class's submissions and naming their outputs; the gradebook's bookkeeping."""
+"""Finding a class's submissions (ids, archives, the bound on one student's share) and naming their
+outputs; the gradebook's bookkeeping."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from grader.batch import output_names
 from grader.gradebook import Entry, Gradebook, sha256
 from grader.report_csv import write_grades_csv
 from grader.results import ClassRow, GradeResult, StepResult
-from grader.submissions import SubmissionError, find_submissions
+from grader.submissions import MOST_NOTEBOOKS, SubmissionError, find_submissions
 
 
 def touch(path: Path) -> Path:
@@ -115,3 +116,82 @@ def test_notebooks_given_directly_keep_their_paths_apart(tmp_path):
     first, second = touch(tmp_path / "a" / "lab.ipynb"), touch(tmp_path / "b" / "lab.ipynb")
     found = find_submissions([first, second], unpack_dir=tmp_path / ".u")
     assert [(s.file, s.id, s.duplicate) for s in found] == [(str(first), "lab", True), (str(second), "lab", True)]
+
+
+def zip_of(path: Path, members: dict[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def test_an_archive_in_a_students_folder_is_that_students_whatever_it_names(tmp_path):
+    """A zip a student uploaded cannot hand in rows under a classmate's id; a class's archive lying
+    at the top of the class folder is read as the class's."""
+    folder = tmp_path / "class"
+    zip_of(folder / "dave" / "work.zip", {"alice/lab.ipynb": "{}", "lab.ipynb": "{}"})
+    touch(folder / "alice" / "lab.ipynb")
+    zip_of(folder / "lms.zip", {"carol/lab.ipynb": "{}", "erin.ipynb": "{}"})
+    zip_of(tmp_path / "given.zip", {"frank/lab.ipynb": "{}"})
+    found = find_submissions([tmp_path / "given.zip", folder], unpack_dir=folder / ".unpacked")
+    # given.zip is unpacked inside the class folder before it is searched: what it unpacked is not found again
+    assert ids(found) == {"alice/lab.ipynb": "alice", "dave/work.zip/alice/lab.ipynb": "dave",
+                          "dave/work.zip/lab.ipynb": "dave", "lms.zip/carol/lab.ipynb": "carol",
+                          "lms.zip/erin.ipynb": "erin", "given.zip/frank/lab.ipynb": "frank"}
+
+
+def test_one_student_contributes_at_most_most_notebooks(tmp_path):
+    folder = tmp_path / "class"
+    for n in range(MOST_NOTEBOOKS):
+        touch(folder / "carol" / f"{n}.ipynb")  # at the bound: every one kept
+    for n in range(6):
+        touch(folder / "dave" / f"{n}.ipynb")
+    zip_of(folder / "dave" / "more.zip", {f"more/{n}.ipynb": "{}" for n in range(5)})  # 11 in all
+    for n in range(MOST_NOTEBOOKS + 1):
+        touch(folder / "gina" / f"{n}.zip")  # a broken archive is a row of its own: it counts as one
+    # An archive at the top of a class folder may be one student's upload: bounded as a whole,
+    # however it spreads its notebooks; within the bound it is read as a class's.
+    zip_of(folder / "erin.zip", {f"{n}.ipynb": "{}" for n in range(MOST_NOTEBOOKS + 1)})
+    zip_of(folder / "hank.zip", {f"h{n}/lab.ipynb": "{}" for n in range(MOST_NOTEBOOKS + 1)})
+    zip_of(folder / "lms.zip", {"frank/lab.ipynb": "{}", "ivy/lab.ipynb": "{}"})
+    for n in range(MOST_NOTEBOOKS + 2):
+        touch(folder / f"flat{n}.ipynb")  # the top of the class folder: each a student of its own
+    unpack = tmp_path / "u"
+    rows = {s.file: (s.id, s.problem and s.problem.reason("en", shown=s.file))
+            for s in find_submissions([folder], unpack_dir=unpack)}
+    too_many = "holds 11 notebooks, more than the 10 one student may hand in; none of them is graded"
+    assert rows == {**{name: (name.removesuffix(".zip"), f"{name}: {too_many}")
+                       for name in ["dave", "gina", "erin.zip", "hank.zip"]},
+                    "lms.zip/frank/lab.ipynb": ("frank", None), "lms.zip/ivy/lab.ipynb": ("ivy", None),
+                    **{f"carol/{n}.ipynb": ("carol", None) for n in range(MOST_NOTEBOOKS)},
+                    **{f"flat{n}.ipynb": (f"flat{n}", None) for n in range(MOST_NOTEBOOKS + 2)}}
+    assert [name.split("/", 1)[1] for name in files_in(unpack)] == ["frank/lab.ipynb", "ivy/lab.ipynb"]
+
+
+def test_a_class_archive_given_bounds_each_top_folder(tmp_path):
+    members = {**{f"mallory/{n}.ipynb": "{}" for n in range(MOST_NOTEBOOKS + 1)}, "alice/lab.ipynb": "{}",
+               **{f"top{n}.ipynb": "{}" for n in range(MOST_NOTEBOOKS + 2)}}
+    unpack = tmp_path / "u"
+    found = find_submissions([zip_of(tmp_path / "class.zip", members)], unpack_dir=unpack)
+    rows = {s.file: (s.id, s.problem and s.problem.reason("en", shown=s.file)) for s in found}
+    assert rows == {"class.zip/mallory": ("mallory", "class.zip/mallory: holds 11 notebooks, more than the 10 one "
+                                                     "student may hand in; none of them is graded"),
+                    "class.zip/alice/lab.ipynb": ("alice", None),
+                    **{f"class.zip/top{n}.ipynb": (f"top{n}", None) for n in range(MOST_NOTEBOOKS + 2)}}
+    assert len(files_in(unpack)) == 1 + MOST_NOTEBOOKS + 2 and not any("mallory" in name for name in files_in(unpack))
+
+
+def test_a_data_folder_holding_a_classmates_notebook_is_no_ones(tmp_path):
+    touch(tmp_path / "class" / "group" / "alice_1.ipynb")
+    touch(tmp_path / "class" / "group" / "bob_2.ipynb")
+    found = find_submissions([tmp_path / "class"], unpack_dir=tmp_path / "u", id_pattern=r"_(?P<id>\d+)")
+    assert {s.id: s.folder for s in found} == {"1": None, "2": None}
+    flat, alone = touch(tmp_path / "flat" / "a.ipynb"), touch(tmp_path / "alone" / "c.ipynb")
+    touch(tmp_path / "flat" / "b.ipynb")  # not given, but beside
+    found = find_submissions([flat, alone], unpack_dir=tmp_path / "u")
+    assert {s.id: s.folder for s in found} == {"a": None, "c": tmp_path / "alone"}
