@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: number of CPUs)")
     batch.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
     batch.add_argument("--scheduler", metavar="ADDRESS",
-                       help="grade on a Dask cluster: tcp://HOST:PORT, or local:N for a local cluster of N workers")
+                       help="grade on a Dask cluster: tls://HOST:PORT (credentials from Dask's configuration) or "
+                            "tcp://HOST:PORT, or local:N for a local cluster of N workers only this run can use")
     batch.add_argument("--cold", action="store_true",
                        help="start every kernel afresh instead of forking warm ones (slower, same results)")
     batch.add_argument("--id-pattern", metavar="REGEX",
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"processes and threads of the kernel (default {DEFAULTS.processes})")
     limits.add_argument("--output-limit", type=int, metavar="KiB",
                         help=f"output kept of one notebook (default {DEFAULTS.output_bytes // 1024})")
+    limits.add_argument("--disk-limit", type=int, metavar="MiB",
+                        help=f"all the kernel's working folder may hold (default {DEFAULTS.folder_bytes // MiB})")
+    limits.add_argument("--files-limit", type=int, metavar="N",
+                        help=f"files and folders in the kernel's working folder (default {DEFAULTS.folder_entries})")
     limits.add_argument("--allow-network", action="store_true",
                         help="let the kernel reach the network (it has none by default)")
     parser.add_argument("--lang", choices=LANGUAGE_CHOICES, default=AUTO,
@@ -205,6 +210,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
         "memory_bytes": args.memory_limit and args.memory_limit * MiB, "cpu_seconds": args.cpu_limit,
         "file_size_bytes": args.file_size_limit and args.file_size_limit * MiB,
         "processes": args.process_limit, "output_bytes": args.output_limit and args.output_limit * 1024,
+        "folder_bytes": args.disk_limit and args.disk_limit * MiB, "folder_entries": args.files_limit,
         "network": args.allow_network or None,
     }
     return replace(DEFAULTS, **{name: value for name, value in given.items() if value is not None})

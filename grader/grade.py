@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from nbformat import NotebookNode
 
+from grader.as_written import judge_as_written
 from grader.checks import compare_network, format_shape
 from grader.errors import machine_gap
 from grader.grading import DEFERRED, StepJudge
@@ -26,6 +27,7 @@ from grader.runs import CellRun, printed_text
 from grader.slicing import Part, keeps_every_cell, program, replay_parts, unrunnable_steps
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
 from grader.steps import StepMap, code_cells, map_steps
+from grader.written import Written, written_in
 
 T = TypeVar("T")
 
@@ -51,6 +53,7 @@ class _Grading:
     kernel: KernelOptions
     lang: str
     replay: bool
+    written: Written  # what the notebook's code holds: answers elsewhere cannot score (grader/written.py)
 
     def under(self, runtime: KerasRuntime) -> _Grading:
         return replace(self, kernel=replace(self.kernel, runtime=runtime))
@@ -67,7 +70,8 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
     kernel = KernelOptions(runtime=runtime, limits=options.limits, warm=options.warm,
                            model_variable=spec.model_variable, policy=spec.policy,
                            files=tuple(referenced_files(nb, Path(path).parent)))
-    grading = _Grading(nb, spec, step_map, kernel, lang, options.replay)
+    grading = _Grading(nb, spec, step_map, kernel, lang, options.replay,
+                       written_in(source for _, source in code_cells(nb)))
     outcome = asyncio.run(_run(grading))
     if (retry := runtime.retry(options.keras, outcome.runs)) is not None:
         again = asyncio.run(_run(grading.under(retry)))
@@ -77,6 +81,7 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
     units = program(nb, spec, step_map)
     outcome.steps = settle_unrunnable(spec, outcome.steps, unrunnable_steps(units))
+    outcome = _as_written(outcome, grading)
     parts = replay_parts(units)
     if options.replay and _needs_replay(outcome, nb, parts, spec):
         outcome = asyncio.run(_replayed(outcome, parts, grading))
@@ -91,6 +96,12 @@ def unreadable_result(path: str | Path, reason: str, *, exercise: str | Path = D
     return GradeResult(notebook=str(path), exercise=spec.id, exercise_title=spec.title[lang], score=0,
                        max_score=spec.max_score,
                        keras=None, status="unreadable", steps=steps, notes=[reason], lang=lang)
+
+
+def _as_written(outcome: Outcome, grading: _Grading) -> Outcome:
+    """The outcome with the steps run in a cell that ran other code than the notebook holds failed."""
+    steps, notes = judge_as_written(grading.spec, grading.step_map, outcome.steps, outcome.runs, grading.lang)
+    return replace(outcome, status=TAMPERED, steps=steps, notes=[*outcome.notes, *notes]) if notes else outcome
 
 
 def _score(outcome: Outcome) -> int:
@@ -117,7 +128,8 @@ async def _replayed(outcome: Outcome, parts: list[Part], grading: _Grading) -> O
     """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
     after the notebook's is gone, with the same options."""
     def attempt() -> Awaitable[Replay]:
-        return _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts, grading.lang),
+        return _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts, grading.lang,
+                                                          grading.written),
                           grading)
 
     replay = await attempt()
@@ -143,15 +155,16 @@ async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
                 _say_once(text("cli.network_open", lang))
             for index, source in code_cells(grading.nb):
                 runs.append(await session.run(source, index))
-            outcome.steps = await StepJudge(spec, step_map, runs, session, lang,
-                                            defer_reruns=grading.replay).judge_all()
+            outcome.steps = await StepJudge(spec, step_map, runs, session, lang, defer_reruns=grading.replay,
+                                            written=grading.written).judge_all()
     except LimitReached as limit:  # the limit ended the notebook; the cell that hit it is kept
         if limit.run is not None:
             runs.append(limit.run)
         outcome.status = limit.status
         outcome.notes.append(_limit_note(limit, limits, lang))
     if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
-        outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=grading.replay).judge_all()
+        outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=grading.replay,
+                                        written=grading.written).judge_all()
     return outcome
 
 
@@ -172,6 +185,12 @@ def _limit_note(limit: LimitReached, limits: Limits, lang: str) -> str:
         return text("note.limit_notebook", lang, limit=f"{limits.notebook_seconds:g} s")
     if limit.status == "timeout":
         return text("note.limit_cell", lang, limit=f"{limits.cell_seconds:g} s")
+    if limit.status == "memory_limit" and limit.detail == "start":
+        return text("note.limit_start", lang, limit=limits.describe("memory_limit"))
+    if limit.status == "output_limit" and limit.detail == "probe":
+        return text("note.limit_probe", lang, limit=limits.describe("probe"))
+    if limit.status == "disk_limit" and limit.detail == "files":
+        return text("note.limit_files", lang, limit=limits.describe("files"))
     return text(f"note.limit_{limit.status}", lang, limit=limits.describe(limit.status))
 
 

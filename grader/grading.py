@@ -24,6 +24,7 @@ from grader.results import CheckResult, StepResult
 from grader.snapshot import EMPTY, Snapshot
 from grader.spec import ExerciseSpec, StepSpec
 from grader.steps import StepMap
+from grader.written import Written, unwritten
 
 DEFERRED = "deferred"  # judged_on of a step whose verdict the clean replay gives
 
@@ -40,8 +41,12 @@ class Evidence:
 
 class StepJudge:
     def __init__(self, spec: ExerciseSpec, step_map: StepMap, runs: Sequence[CellRun],
-                 session: Runner | None, lang: str, *, defer_reruns: bool = False) -> None:
+                 session: Runner | None, lang: str, *, defer_reruns: bool = False,
+                 written: Written | None = None) -> None:
         self.spec = spec
+        # What the notebook's code holds (grader/written.py): a step's layers score only when their
+        # settings are written there. None: not judged (the self-check in the student's own kernel).
+        self.written = written
         self.step_map = step_map
         self.runs = list(runs)
         self.session = session  # None once the kernel is gone: then no step is re-run
@@ -161,6 +166,8 @@ class StepJudge:
 
     def _result(self, step: StepSpec, checks: list[CheckResult], evidence: Evidence | None,
                 notes: list[str]) -> StepResult:
+        if checks and all(check.passed for check in checks):  # a wrong value written is its own check's failure
+            checks = [*checks, *self._written_checks(step)]
         passed = bool(checks) and all(check.passed for check in checks)
         code = self.step_map.source(step.id)
         raised = next((run.error for run in evidence.runs if run.error), None) if evidence else None
@@ -173,6 +180,15 @@ class StepJudge:
                           hint="" if passed else step.hint[self.lang], code=code,
                           error=f"{raised.ename}: {raised.evalue}" if raised else None,
                           reason="" if passed else self._reason(code, raised, placeholder, checks, notes))
+
+    def _written_checks(self, step: StepSpec) -> list[CheckResult]:
+        """A failed check when the notebook's code does not hold the settings the step's layers need."""
+        missing = unwritten(step, self.written) if self.written is not None and "layers" in step.checks else []
+        if not missing:
+            return []
+        values = ", ".join(missing)
+        return [CheckResult("written", values, text("value.not_written", self.lang), False,
+                            text("check.not_written", self.lang, values=values), text("explain.written", self.lang))]
 
     def _reason(self, code: str, raised: ErrorInfo | None, placeholder: bool, checks: list[CheckResult],
                 notes: list[str]) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from grader.as_written import judge_as_written
 from grader.grading import DEFERRED, Evidence, StepJudge
 from grader.kernel import KernelSession, LimitReached
 from grader.messages import text
@@ -45,6 +46,7 @@ from grader.slicing import Part
 from grader.snapshot import EMPTY, Snapshot
 from grader.spec import ExerciseSpec, StepSpec
 from grader.steps import StepMap
+from grader.written import Written
 
 SYNTAX_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError"})
 TAMPERED = "tampered"
@@ -57,6 +59,7 @@ class Replay:
     on_reference: bool = False  # some step ran on the reference model of the steps before it
     runs: list[CellRun] = field(default_factory=list)
     errors: dict[str, list[ErrorInfo]] = field(default_factory=dict)  # per judged step: the errors up to it
+    rewritten: list[str] = field(default_factory=list)  # the note, when a replayed cell ran other code
     started: bool = False  # the kernel started and the replay ran (or tried to run) code
 
 
@@ -68,9 +71,10 @@ class Confirmation:
 
 
 async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: StepMap, parts: list[Part],
-                          lang: str) -> Replay:
-    """Run `parts` in `kernel`, a fresh session, and judge each step on what they did."""
-    replayer = _Replayer(spec, step_map, lang)
+                          lang: str, written: Written | None = None) -> Replay:
+    """Run `parts` in `kernel`, a fresh session, and judge each step on what they did (and, with
+    `written`, on whether the notebook's code holds the settings of its layers)."""
+    replayer = _Replayer(spec, step_map, lang, written)
     try:
         async with kernel as session:
             replayer.replay.started = True
@@ -81,9 +85,9 @@ async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: S
 
 
 class _Replayer:
-    def __init__(self, spec: ExerciseSpec, step_map: StepMap, lang: str) -> None:
-        self.spec, self.step_map, self.lang = spec, step_map, lang
-        self.judge = StepJudge(spec, step_map, [], None, lang)
+    def __init__(self, spec: ExerciseSpec, step_map: StepMap, lang: str, written: Written | None) -> None:
+        self.spec, self.step_map, self.lang, self.written = spec, step_map, lang, written
+        self.judge = StepJudge(spec, step_map, [], None, lang, written=written)
         self.replay = Replay()
         self.results: dict[str, Evidence] = {}
         self.current: Snapshot = EMPTY
@@ -125,12 +129,14 @@ class _Replayer:
         if self.step_map.confident:
             self.judge.runs = list(self.replay.runs)
             self.replay.steps = [self.judge.judge_replayed(step, self.results.get(step.id)) for step in self.spec.steps]
-            return self.replay
-        judge = StepJudge(self.spec, self.step_map, self.replay.runs, None, self.lang)
-        self.replay.steps = await judge.judge_all()
-        if self.replay.status == "graded":
-            errors = [run.error for run in self.replay.runs if run.error]
-            self.replay.errors = {step.id: errors for step in self.spec.steps}
+        else:
+            judge = StepJudge(self.spec, self.step_map, self.replay.runs, None, self.lang, written=self.written)
+            self.replay.steps = await judge.judge_all()
+            if self.replay.status == "graded":
+                errors = [run.error for run in self.replay.runs if run.error]
+                self.replay.errors = {step.id: errors for step in self.spec.steps}
+        self.replay.steps, self.replay.rewritten = judge_as_written(self.spec, self.step_map, self.replay.steps,
+                                                                    self.replay.runs, self.lang)
         return self.replay
 
 
@@ -153,14 +159,16 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
         (forged if cause is None else missed).append(str(step.number))
         steps.append(_overturned(again, cause or text("note.replay_failed", lang), lang))
     model_differs = not forged and not missed and _final_model_differs(runs, status, replay)
-    notes = []
+    notes = list(replay.rewritten)
+    if replay.rewritten:  # the rewrite is the evidence, and its note says so
+        forged, missed = [], []
     if forged or model_differs:
         what = text("note.tampered_steps", lang, steps=", ".join(forged)) if forged else \
             text("note.tampered_model", lang)
         notes.append(text("note.tampered", lang, what=what))
     if missed:
         notes.append(text("note.replay_missed", lang, steps=", ".join(missed)))
-    return Confirmation(steps, bool(forged) or model_differs, notes)
+    return Confirmation(steps, bool(forged) or model_differs or bool(replay.rewritten), notes)
 
 
 CODE_NEEDED = ("layers", "summary")  # check kinds that no step passes unless its own code runs

@@ -64,6 +64,8 @@ class Snapshot:
     summary_calls: tuple[int, ...] = ()
     error: str | None = None
     found_as: str | None = None  # where the graded model was found, when not under the model variable
+    compiled: tuple[str, ...] = ()  # digests of the sources the kernel compiled as a cell since the last snapshot
+    pipeline_changed: tuple[str, ...] = ()  # parts of IPython's cell pipeline the notebook's code changed
 
     @property
     def layers(self) -> tuple[LayerState, ...]:
@@ -82,7 +84,12 @@ def parse_snapshot(data: dict, pass_through: frozenset[str] = frozenset()) -> Sn
     return Snapshot(defined=data.get("defined") is True,
                     model=_model(model, pass_through) if isinstance(model, dict) else None,
                     summary_calls=tuple(c for c in data.get("summary_calls", []) if _is_int(c)),
-                    found_as=_str(data.get("found_as")))
+                    found_as=_str(data.get("found_as")), compiled=_strings(data.get("compiled"), 17),
+                pipeline_changed=_strings(data.get("pipeline_changed"), 32))
+
+
+def _strings(value, most: int) -> tuple[str, ...]:
+    return tuple(item[:200] for item in value[:most] if isinstance(item, str)) if isinstance(value, list) else ()
 
 
 def _model(data: dict, pass_through: frozenset[str]) -> ModelState:

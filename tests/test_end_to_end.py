@@ -13,6 +13,7 @@ import pytest
 from grader import grade as grade_module
 from grader.options import GradeOptions
 from tests.notebooks import IMPORTS, KERAS2, KERAS3, replace, write_notebook
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = [20, 20, 20, 20, 20]
@@ -34,7 +35,7 @@ def failed_checks(result, step: int) -> dict[str, tuple]:
 
 def grade_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+                          cwd=ROOT, timeout=grading_bound(args))
 
 
 # --- the shipped notebooks, through the command a student runs ---
@@ -280,3 +281,18 @@ def test_nbformat_v3_notebook_is_upgraded_and_graded(tmp_path):
     path.write_text(nbformat.writes(nbformat.convert(make_notebook(KERAS3), 3), version=3))
     assert json.loads(path.read_text())["nbformat"] == 3
     assert grade_notebook(path).score == 100
+
+
+def test_the_self_check_cells_of_a_shipped_notebook_are_no_error_when_graded(tmp_path):
+    """The shipped notebooks load the grader's extension and invite `%grade` cells: while graded,
+    both do nothing, and say nothing."""
+    nb = nbformat.read(ROOT / "exercises" / "lstm_network" / "lstm_network.en.ipynb", as_version=4)
+    answers = iter(KERAS3)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "<None>" in cell.source:
+            cell.source = next(answers)
+    for index in (len(nb.cells), 6):
+        nb.cells.insert(index, nbformat.v4.new_code_cell("%grade" if index == 6 else "%grade 3"))
+    nbformat.write(nb, tmp_path / "lab.ipynb")
+    result = grade_notebook(tmp_path / "lab.ipynb")
+    assert (result.status, result.score, result.errors, result.notes) == ("graded", 100, [], [])

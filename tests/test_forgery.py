@@ -236,6 +236,92 @@ def test_a_huge_layer_name_keeps_the_probe_and_the_result_small(tmp_path, honest
     assert honest["keras3"] == FULL
 
 
+
+# An input transformer that fills in the untouched template's blanks with the answers, installed by
+# a statement the clean replay keeps (it binds `model`, or defines what does), or by a helper file
+# uploaded beside the notebook: the notebook's run and the replay then look alike.
+FILLER = """
+def _fill(lines):
+    text = "".join(line for line in lines if not line.startswith("#"))
+    if "<None>" not in text:
+        return lines
+    if "Sequential()" in text:
+        text = text.replace("<None>", "model.add(keras.Input(shape=(None, 1)))\\nmodel.add(LSTM(50, return_sequences=True))")
+    elif text.count("<None>") == 2:
+        text = text.replace("<None>", "Dense(100)", 1).replace("<None>", "Dense(10)", 1)
+    elif "model.add(<None>)" in text:
+        text = text.replace("<None>", "LSTM(100, return_sequences=True)")
+    elif "model.<None>()" in text:
+        text = text.replace("<None>", "summary")
+    else:
+        text = text.replace("<None>", "model.add(LSTM(300))")
+    return text.splitlines(keepends=True)
+get_ipython().input_transformers_cleanup.append(_fill)
+"""
+
+
+def _indented(code: str) -> str:
+    return "".join(f"    {line}\n" for line in code.strip().splitlines())
+
+
+INSTALLERS = {
+    "setup": "def setup():\n" + _indented(FILLER) + "    from tensorflow.keras.models import Sequential\n"
+             "    return Sequential()\n\nmodel = setup()",
+    "decorator": "def answers(build):\n" + _indented(FILLER) + "    return build\n\n@answers\ndef build():\n"
+                 "    from tensorflow.keras.models import Sequential\n    return Sequential()\n\nmodel = build()",
+    "run_helper": 'get_ipython().run_line_magic("run", "helper.py")  # helper.py: uploaded beside the notebook',
+}
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_transformer_installed_by_code_the_replay_keeps_does_not_forge_the_template(tmp_path, honest, installer):
+    nb = nbformat.read(ROOT / "exercises" / "lstm_network" / "lstm_network.en.ipynb", as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(INSTALLERS[installer]))
+    nbformat.write(nb, tmp_path / "template.ipynb")
+    (tmp_path / "helper.py").write_text(FILLER)
+    result = grade(tmp_path / "template.ipynb")
+    assert (result.status, scores(result)) == ("tampered", NOTHING)
+    assert any(note.startswith("Cell 3 did not run as the notebook holds it") for note in result.notes)
+    assert honest["keras3"] == FULL
+
+
+# A hook that builds the layers after each cell, from answers the notebook does not hold: a student
+# who wrote wrong layers gets them replaced by the right ones, in both runs.
+HOOK = """
+def _fix(result):
+    from IPython import get_ipython
+    from tensorflow import keras
+    model = get_ipython().user_ns.get("model")
+    if not isinstance(model, keras.Sequential):
+        return
+    right = [lambda: keras.layers.LSTM(50, return_sequences=True), lambda: keras.layers.LSTM(100, return_sequences=True),
+             lambda: keras.layers.LSTM(300), lambda: keras.layers.Dense(100), lambda: keras.layers.Dense(10)]
+    units = [50, 100, 300, 100, 10]
+    layers = model.layers[:5]
+    wrong = next((i for i, layer in enumerate(layers) if getattr(layer, "units", None) != units[i]), None)
+    if wrong is not None:
+        for _ in range(len(layers) - wrong):
+            model.pop()
+        for i in range(wrong, len(layers)):
+            model.add(right[i]())
+__import__("IPython").get_ipython().events.register("post_run_cell", _fix)
+"""
+
+
+def test_answers_the_notebooks_text_does_not_hold_cannot_score(tmp_path, honest):
+    wrong = [IMPORTS + "model.add(keras.Input(shape=(None, 1)))\nmodel.add(LSTM(5, return_sequences=True))",
+             "model.add(LSTM(7, return_sequences=True))", "model.add(LSTM(8))",
+             "model.add(Dense(9))\nmodel.add(Dense(11))", "model.summary()"]
+    path = write_notebook(tmp_path, ['get_ipython().run_line_magic("run", "helper.py")', *wrong], marked=False)
+    (tmp_path / "helper.py").write_text(HOOK)
+    result = grade(path)
+    failed = {step.id: [(check.name, check.expected) for check in step.checks if not check.passed]
+              for step in result.steps[:4]}
+    assert failed == {"step1": [("written", "50")], "step2": [("written", "100")], "step3": [("written", "300")],
+                      "step4": [("written", "100, 10")]}  # every other check passed: the model was right
+    assert scores(result)[:4] == [0, 0, 0, 0]
+    assert honest["keras3"] == FULL
+
 # --- the channel's ends, without a kernel ---
 
 def test_only_the_first_request_hands_over_the_key():
@@ -303,25 +389,27 @@ class _Client:
         return {"content": reply(self.text)}
 
 
-def probe_with_reply(text: str) -> KernelSession:
+def probe_with_reply(text: str, limits: Limits = Limits()) -> KernelSession:
     session = object.__new__(KernelSession)  # its kernel is the stub: no jail, no process
-    session.limits, session._deadline, session._client = Limits(), time.monotonic() + 60, _Client(text)
-    session._probe_channel = ProbeChannel()
+    session.limits, session._client = limits, _Client(text)
+    session._deadline = time.monotonic() + limits.notebook_seconds  # the stub's notebook time, as a kernel's
+    session._probe_channel, session._probe_seen = ProbeChannel(), 0
     return session
 
 
-def test_a_reply_past_the_bound_is_refused_and_counts_against_the_output_limit():
-    session = probe_with_reply("x" * (3 * 2**19))  # 1.5 MiB: past the reply bound, within the output limit
+def test_a_reply_past_the_bound_is_refused_and_counts_against_the_probes_own_budget():
+    session = probe_with_reply("x" * (3 * 2**19), replace(Limits(), probe_bytes=2 * 2**20))  # 1.5 MiB replies
     assert asyncio.run(session._probe("Probe.install()")) == {"probe_error": "the probe's answer was too large"}
     with pytest.raises(LimitReached) as limit:
-        asyncio.run(session._probe("Probe.snapshot('model')"))  # 3 MiB of replies: past the 2 MiB limit
-    assert limit.value.status == "output_limit"
+        asyncio.run(session._probe("Probe.snapshot('model')"))  # 3 MiB of replies: past the 2 MiB budget
+    assert (limit.value.status, limit.value.detail) == ("output_limit", "probe")
+    assert session._client.output_seen == 0  # the notebook's own output budget is untouched
 
 
-def test_a_huge_reply_ends_the_notebook_at_the_output_limit():
+def test_a_huge_reply_ends_the_notebook_past_the_probes_budget():
     with pytest.raises(LimitReached) as limit:
         asyncio.run(probe_with_reply("x" * (300 * 2**20))._probe("Probe.install()"))
-    assert limit.value.status == "output_limit"
+    assert (limit.value.status, limit.value.detail) == ("output_limit", "probe")
 
 
 def test_what_the_probe_reports_is_bounded():
@@ -331,3 +419,15 @@ def test_what_the_probe_reports_is_bounded():
     assert kernel_probe._shape((None, None, 50)) == [None, None, 50]
     assert json.loads(kernel_probe._encode({"a": [1, None, True, "é"], "b": object(), 3: "x"})) == {
         "a": [1, None, True, "é"], "b": None}
+
+
+def test_a_stand_in_for_a_missing_library_serves_the_notebooks_imports_never_a_librarys():
+    """Keras tries `import sklearn` and does without it: a stand-in there would break Keras itself."""
+    import sys
+    asked = {}
+    for who, filename in (("library", f"{sys.prefix}/lib/site-packages/keras/src/x.py"),
+                          ("notebook", "/tmp/ipykernel_7/1234.py")):
+        namespace = {"find": kernel_probe._StandIns.find_spec}
+        exec(compile("spec = find('sklearn')", filename, "exec"), namespace)
+        asked[who] = namespace["spec"] is not None
+    assert asked == {"library": False, "notebook": True}

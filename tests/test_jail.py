@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nbformat
@@ -24,9 +23,12 @@ import pytest
 
 from grader.kernel.sandbox import KERNEL_USER, Limits, jail_command, jail_environment, launcher_environment, open_jail, \
     close_jail
-from tests.leftovers import assert_no_jail_left, warm_jails
+from grader.kernel.warm import start_seconds
+from grader.messages import text
+from tests.leftovers import assert_no_jail_left, jail_token, warm_jails
 from tests.notebooks import KERAS2, KERAS3, write_notebook
 from tests.test_forgery import FAKE_LAYERS, FAKE_MODEL, FORGED_CHANNEL, HUGE_NAME, STEPS_ON_FAKES, SUMMARY_ON_A_FAKE
+from tests.waiting import grading_bound, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTER = "lstm-grader-tester"
@@ -119,6 +121,31 @@ def fill(folder):
         return error.errno == errno.ENOSPC
 blocked = fill('/dev/shm') and fill('/tmp') and refused(lambda: open('/sys/fs/cgroup/pids/cgroup.procs', 'w'))
 """,
+    # a fork hog: every process it may have, held while the other worker grades classmates (without
+    # root, the bound is the jail's own: it takes nothing from a classmate run by the same user)
+    "fork_hog": REFUSED + """
+import subprocess
+HOG = '''
+import errno, os, signal, time
+children, code = [], 0
+try:
+    while len(children) < 100000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    code = error.errno
+time.sleep(8)
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print(len(children), code)
+'''
+held, code = subprocess.run([sys.executable, '-c', HOG], capture_output=True, text=True).stdout.split()
+blocked = int(code) == errno.EAGAIN and int(held) < 256
+""",
     # seccomp: kernel interfaces a notebook has no use for (x86_64 numbers: keyctl, bpf, perf_event_open)
     "seccomp": REFUSED + """
 def denied(number, *args):
@@ -167,12 +194,13 @@ def grade_class(user: str | None) -> tuple[subprocess.CompletedProcess, dict[str
         uid = pwd.getpwnam(user).pw_uid
         for path in [folder, *folder.rglob("*")]:
             os.chown(path, uid, -1)
-    command = [sys.executable, "-m", "grader", str(class_dir), "-o", str(out), "-j", "2", "--lang", "en",
-               "--timeout", "30"]
+    args = [str(class_dir), "-o", str(out), "-j", "2", "--lang", "en", "--timeout", "30"]
+    command = [sys.executable, "-m", "grader", *args]
     if user is not None:
         command = ["runuser", "-u", user, "--", *command]
     env = {**os.environ, "GITHUB_TOKEN": SECRET, "AWS_SECRET_ACCESS_KEY": SECRET, "HOME": str(folder)}
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
+                         timeout=grading_bound(args))
     results = {Path(json.loads(path.read_text())["notebook"]).stem: json.loads(path.read_text())
                for path in (out / "results").glob("*.json")}
     shutil.rmtree(folder, ignore_errors=True)
@@ -211,6 +239,13 @@ def test_forged_verdicts_score_what_the_real_model_earns(graded, forgery, score)
     assert len(json.dumps(results[forgery])) < 200 * 2**10  # the huge name stays small
 
 
+def test_the_batch_stays_warm(graded):
+    """However loaded the machine, the batch waits for its warm parents' start instead of falling
+    back to cold kernels: the `signals` attack's loss (EXPECTED) is a warm kernel's."""
+    run, _ = graded
+    assert text("cli.warm_off", "en") not in run.stderr
+
+
 def test_honest_classmates_keep_their_scores(graded):
     run, results = graded
     assert {name: (results[name]["status"], results[name]["score"]) for name in HONEST} == {
@@ -224,8 +259,11 @@ def test_jail_runs_as_a_user_that_owns_nothing():
     try:
         process = subprocess.Popen(jail_command(jail, ["/bin/sleep", "30"], jail_environment(jail, {})),
                                    env=launcher_environment())
-        time.sleep(1.0)
-        inside = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(int(pid)) == "/bin/sleep 30"]
+        def started() -> list[int] | None:
+            return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and jail_token(int(pid)) == jail.token
+                    and _cmdline(int(pid)) == "/bin/sleep 30"] or None
+
+        inside = wait_for(started, start_seconds(jail.limits), "the jailed sleep", process)
         assert len(inside) == 1
         status = Path(f"/proc/{inside[0]}/status").read_text()
         kernel = pwd.getpwnam(KERNEL_USER)

@@ -327,8 +327,11 @@ def test_an_input_transformer_that_fills_in_the_template_is_found_out(tmp_path):
     result = grade(tmp_path, notebook(TEMPLATE, prelude=TRANSFORMER))
     assert [layer.units for layer in result.layers] == [50, 100, 300, 100, 10]  # its own run looked perfect
     assert (result.score, result.status) == (0, "tampered")
-    assert all(step.error and step.error.startswith("SyntaxError") for step in result.steps)
-    assert text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="1, 2, 3, 4, 5")) in result.notes
+    # found in the notebook's own run already: the cells ran other code than the notebook holds
+    evidence = text("note.rewritten_pipeline", "en", parts="input_transformers_cleanup")
+    assert [step.checks[0].name for step in result.steps] == ["as_written"] * 5
+    assert all(step.reason == text("check.rewritten", "en", evidence=evidence) for step in result.steps)
+    assert text("note.rewritten", "en", cell=1, evidence=evidence) in result.notes
     html = render_html(result)
     assert escape(text("report.status_tampered", "en")) in html and escape(text("report.tampered", "en")) in html
     console = Console(record=True, width=400)

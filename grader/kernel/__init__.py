@@ -1,7 +1,8 @@
 """The student's kernel, behind this one entry point: outside this package, import from `grader.kernel`.
 
 - `launch`: where a fresh kernel comes from, warm fork or cold start (the choice is made there only);
-- `execute`: the session with one kernel: run code, read the model, enforce the limits;
+- `execute`: the session with one kernel: run code, read the model, enforce the limits (`usage`
+  measures its working folder);
 - `sandbox` and `seccomp`: the jail around every kernel, and the limits (`Limits`);
 - `warm`: this process's warm parents; `warm_server` and `probe` run inside the jail.
 

@@ -15,8 +15,10 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 from queue import Empty
+from typing import TypeVar
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -28,15 +30,19 @@ from grader.keras_runtime import KerasRuntime
 from grader.kernel.probe import REPLY_BYTES, ProbeChannel, probe_expression, reply_size
 from grader.kernel.sandbox import Jail, Limits, close_jail, describe_jail, jail_command, jail_environment, \
     launcher_environment, open_jail, process_limit_events
-from grader.kernel.warm import ForkProvisioner, WarmParent
+from grader.kernel.usage import measure
+from grader.kernel.warm import ForkProvisioner, WarmParent, start_seconds
 from grader.layer_kinds import probed_attributes
 from grader.runs import CellRun, ErrorInfo
 from grader.snapshot import Snapshot, parse_snapshot
 from grader.spec import Policy
 
-START_SECONDS = 60  # a kernel's start, before any of the notebook's code: not the notebook's time
 _PROBE_MODULE = "grader.kernel.probe"
 _MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "ResourceExhaustedError")
+# How often the kernel's working folder is measured while it runs code: at about 5,000 files a
+# second, what one interval adds is a quarter of the default bound on entries.
+FOLDER_POLL_SECONDS = 0.5
+T = TypeVar("T")
 
 
 class LimitReached(Exception):
@@ -58,6 +64,16 @@ def limit_hit(error: ErrorInfo) -> str | None:
     if "[Errno 11]" in error.evalue or "can't start new thread" in error.evalue:  # EAGAIN on fork
         return "process_limit"
     return None
+
+
+def _start_failed(error: str) -> LimitReached:
+    """A kernel whose start (importing Keras, before any of the notebook's code) failed: under the
+    memory limit, or for a reason the error names."""
+    memory = any(sign in error for sign in (*_MEMORY_ERRORS, "Unable to allocate", "failed to map segment",
+                                            "bad_alloc", "Cannot allocate memory", "out of memory"))
+    if memory:
+        return LimitReached("memory_limit", detail="start")
+    return LimitReached("kernel_died", detail=error.splitlines()[0][:200] if error else "")
 
 
 class _OutputLimitedClient(NotebookClient):
@@ -147,13 +163,16 @@ class KernelSession:
             nbformat.v4.new_notebook(), km=_JailedKernelManager(self._jail, self._workdir, env, kernel_name="python3"),
             timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
             error_on_timeout={"ename": "TimeoutError", "evalue": "", "traceback": []},
-            record_timing=False, on_cell_executed=self._keep_reply, output_bytes=limits.output_bytes)
+            record_timing=False, on_cell_executed=self._keep_reply, output_bytes=limits.output_bytes,
+            startup_timeout=int(start_seconds(limits)))
         if warm is not None:
             self._fork_from(warm)
         self._last_reply: dict | None = None
         self._deadline = time.monotonic() + limits.notebook_seconds
         self._forks_refused = process_limit_events(self._jail.cgroups)  # a warm jail's count goes on
         self._probe_channel = ProbeChannel()
+        self._probe_seen = 0
+        self._last_snapshot: tuple[dict, Snapshot] | None = None
 
     def _fork_from(self, warm: WarmParent) -> None:
         """Have the kernel forked by a warm parent instead of started afresh."""
@@ -175,11 +194,16 @@ class KernelSession:
             await self._client.async_start_new_kernel(
                 env=launcher_environment(), cwd=self._workdir,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            await self._client.async_start_new_kernel_client()
+            try:
+                await self._client.async_start_new_kernel_client()
+            except RuntimeError:  # the kernel never answered: it could not start
+                raise LimitReached("kernel_died", detail="did not start") from None
             self.isolation = describe_jail(self._jail)
             # Before any student code runs, so a plain import is safe here and only here.
             info = await self._probe(f"__import__({_PROBE_MODULE!r}, fromlist=['_']).Probe.install()",
                                      starting=True)
+            if not isinstance(info.get("keras_version"), str):
+                raise _start_failed(str(info.get("probe_error", "")))
             self._deadline = time.monotonic() + self.limits.notebook_seconds  # the notebook's time starts now
             self.keras_version = info["keras_version"]
         except BaseException:
@@ -227,10 +251,13 @@ class KernelSession:
         self._last_reply = None
         binding = self._set_time_limit()
         try:
-            await self._client.async_execute_cell(cell, 0)
+            await self._watching_folder(self._client.async_execute_cell(cell, 0))
         except DeadKernelError:
             raise LimitReached(self._death_status(), CellRun(cell_index, source, [dict(o) for o in cell.outputs]),
                                self._death_signal()) from None
+        except LimitReached as limit:  # the folder's: the cell that filled it is kept, as far as it ran
+            raise LimitReached(limit.status, CellRun(cell_index, source, [dict(o) for o in cell.outputs]),
+                               limit.detail) from None
         run = CellRun(cell_index=cell_index, source=source, outputs=[dict(o) for o in cell.outputs])
         content = (self._last_reply or {}).get("content", {})
         if content.get("status") == "error":
@@ -240,8 +267,37 @@ class KernelSession:
             status = "process_limit"  # a fork bomb slowed the cell past its time: the cause is the bomb
         if status:
             raise LimitReached(status, run, binding if status == "timeout" else "")
+        if past := await self._folder_past_limit():  # what the cell wrote since the last measure
+            await self._kill_now(self._client.km.provisioner)
+            raise LimitReached("disk_limit", run, past)
         run.snapshot = await self.snapshot()
         return run
+
+    async def _watching_folder(self, request: Awaitable[T]) -> T:
+        """Await `request` (a cell, or a probe, which may run the notebook's code), measuring the
+        kernel's working folder every FOLDER_POLL_SECONDS meanwhile. Past either bound, the kernel is
+        killed at once, so the folder grows by at most what one interval adds, and LimitReached
+        says which bound ("disk" or "files")."""
+        task = asyncio.ensure_future(request)
+        try:
+            while not (await asyncio.wait({task}, timeout=FOLDER_POLL_SECONDS))[0]:
+                if past := await self._folder_past_limit():
+                    await self._kill_now(self._client.km.provisioner)
+                    raise LimitReached("disk_limit", detail=past)
+        finally:
+            if not task.done():  # the limit, or the grading's own end, leaves the request unanswered
+                task.cancel()
+                await asyncio.wait({task})  # at once: nbclient turns the cancellation into DeadKernelError
+                if not task.cancelled():
+                    task.exception()  # retrieved: the kernel's death is the limit's doing
+        return task.result()
+
+    async def _folder_past_limit(self) -> str | None:
+        """Which bound of the kernel's working folder is passed, if any. A warm kernel can write in
+        all of its jail's `kernels` folder, which holds one kernel's folder at a time: that is measured."""
+        limits = self.limits
+        usage = await asyncio.to_thread(measure, self._jail.writable, limits.folder_bytes, limits.folder_entries)
+        return usage.past(limits.folder_bytes, limits.folder_entries)
 
     def _set_time_limit(self) -> str:
         """Give the next request what is left of the notebook's time, at most a cell's time.
@@ -273,8 +329,15 @@ class KernelSession:
         return process_limit_events(self._jail.cgroups) > self._forks_refused
 
     async def snapshot(self) -> Snapshot:
+        """The model after the last cell. An answer equal to the one before is the same Snapshot,
+        so ten thousand cells that change nothing hold one."""
         name, find, attributes = self.model_variable, self.policy.find_model, json.dumps(probed_attributes())
-        return self._parse(await self._probe(probe_expression(f"snapshot({name!r}, {find!r}, {attributes!r})")))
+        data = await self._probe(probe_expression(f"snapshot({name!r}, {find!r}, {attributes!r})"))
+        if self._last_snapshot is not None and self._last_snapshot[0] == data and not data.get("summary_calls"):
+            return self._last_snapshot[1]
+        snapshot = self._parse(data)
+        self._last_snapshot = (data, snapshot)
+        return snapshot
 
     async def install_reference(self, layers: list[dict]) -> Snapshot:
         """Bind the model variable to a reference model made of `layers` (and the exercise's given
@@ -291,26 +354,30 @@ class KernelSession:
         self._last_reply = execute_reply
 
     async def _probe(self, expression: str, *, starting: bool = False) -> dict:
-        """Ask the probe. Its reply counts against the output limit; a reply past REPLY_BYTES, or
-        one not signed for this very request with this session's key, is a probe_error. While the
-        kernel is `starting` (the probe's install imports Keras), no limit of the notebook's applies."""
+        """Ask the probe. Its replies count against a budget of their own (Limits.probe_bytes), never
+        against the notebook's output; a reply past REPLY_BYTES, or one not signed for this very
+        request with this session's key, is a probe_error. While the kernel is `starting` (the
+        probe's install imports Keras), no limit of the notebook's applies."""
         request, nonce = self._probe_channel.request(expression)  # the first request carries the key
         if starting:
-            self._client.timeout, binding = START_SECONDS, "cell"
+            # a kernel's start, before any of the notebook's code: not the notebook's time, and as
+            # long as a loaded machine makes it take
+            self._client.timeout, binding = int(start_seconds(self.limits)), "cell"
         else:
             binding = self._set_time_limit()
         kc = self._client.kc
         msg_id = kc.execute("", silent=True, store_history=False, user_expressions={"probe": request})
         try:
-            reply = await self._client.async_wait_for_reply(msg_id)
+            waiting = self._client.async_wait_for_reply(msg_id)
+            reply = await (waiting if starting else self._watching_folder(waiting))
         except DeadKernelError:
             raise LimitReached(self._death_status(), detail=self._death_signal()) from None
         if reply is None:  # the kernel stopped answering, even to the probe
             raise LimitReached("process_limit" if self._hit_process_limit() else "timeout", detail=binding)
-        size = reply_size(reply.get("content"), self.limits.output_bytes)
-        self._client.output_seen += size
-        if self._client.output_seen > self.limits.output_bytes:
-            raise LimitReached("output_limit")
+        size = reply_size(reply.get("content"), REPLY_BYTES)
+        self._probe_seen += size
+        if self._probe_seen > self.limits.probe_bytes:
+            raise LimitReached("output_limit", detail="probe")
         if size > REPLY_BYTES:
             return {"probe_error": "the probe's answer was too large"}
         return self._probe_channel.open(reply.get("content"), nonce)

@@ -2,8 +2,9 @@
 
 A warm kernel is forked by this process's warm parent for the Keras and limits asked for
 (grader/kernel/warm.py); a cold one starts afresh in a jail of its own. Both do the same work and
-give the same results; warm is faster. When no warm parent can be had, or it cannot fork, the work
-is done in a cold kernel instead.
+give the same results; warm is faster. A warm parent still starting is waited for, however loaded
+the machine (grader/kernel/warm.py, `start_seconds`); when none can be had (it died, or is stuck),
+or it cannot fork, the work is done in a cold kernel instead.
 """
 
 from __future__ import annotations

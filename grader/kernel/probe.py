@@ -24,15 +24,20 @@ copy of its globals and of the builtins, holding those captured objects. So:
   model; and an old answer cannot stand in for a new one.
 - Every string is cut to TEXT_CHARS, at most MAX_LAYERS layers, MAX_WEIGHTS weights a layer and
   MAX_DIMS dimensions a shape are reported, so an answer stays a few KiB whatever the notebook
-  built; the grader also refuses replies past REPLY_BYTES and counts each against the output limit.
+  built; the grader also refuses replies past REPLY_BYTES and counts each against a budget of
+  the probe's own (never the notebook's output).
+- An audit hook (which no code can remove) records a digest of every source compiled under a
+  cell's name, and each snapshot says which parts of IPython's cell pipeline (transformers,
+  `run_cell`, the compiler) the notebook's own code changed: the grader compares the digests with
+  the text it sent (grader/as_written.py), so a cell rewritten by the notebook's code is found out.
 
 What remains possible: the student's code runs in this very process.
 - It can read the key: from the signer's closure, from the frames of a probe that calls into its
   code (a property, a `__str__`), or from raw memory; and then sign anything.
 - It can change real objects: a real layer's attributes and weights, properties patched on the
   real Keras classes, the object bound to `model` just before the probe looks (post_execute hooks
-  run before the probe's request), and what later cells execute (an input transformer rewrites
-  the code itself). The probe then reports real objects truthfully.
+  run before the probe's request), and, reaching into the probe's memory, its record of what the
+  cells compiled. The probe then reports real objects truthfully.
 - A replaced channel can answer with another probe call made with the same nonce (another
   variable's model; `install_reference` with layers the student would have to know: the answer).
 The defence for all of these lies outside this process: the clean replay re-runs only the
@@ -47,7 +52,9 @@ import json
 import numbers
 import os
 import secrets
-from _hashlib import hmac_digest as _hmac_digest  # C functions: no attribute of theirs to patch
+import sys
+from _hashlib import hmac_digest as _hmac_digest
+from _hashlib import openssl_sha256 as _sha256
 from _json import encode_basestring_ascii as _quote
 from _json import make_scanner as _make_scanner
 from collections.abc import Callable, Iterable
@@ -71,7 +78,8 @@ _ANSWER = None  # the sealed `_answer`, once installed
 
 # Bound at install, in the probe's sealed copy of these globals only.
 _MODEL = _SEQUENTIAL = _INPUT = _VARIABLES = _LAYER_TYPES = _USER_NS = _SUMMARY_CALLS = _SIGN = None
-_RUNTIME = _KERAS = _SUMMARIZED = None
+_RUNTIME = _KERAS = _SUMMARIZED = _COMPILED = _PIPELINE = _SHELL = _LIBRARY_PATHS = None
+MAX_COMPILED = 16  # cell sources recorded between two snapshots; one more means "too many"
 MAX_GLOBALS = 10_000  # globals looked through for the notebook's model
 MAX_ATTRIBUTES = 32  # settings reported of a layer
 
@@ -186,10 +194,17 @@ def _start(key: str, nonce: str) -> JsonText:
     sealed = _seal(_capture())
     sealed["_SIGN"] = sealed["_signer"](key.encode())
     sealed["_record_summary_calls"]()
+    sealed["_watch_cells"]()
     # Plain tracebacks: the default mode reads the source of every Keras frame, 0.5 s per error.
     get_ipython().InteractiveTB.set_mode("Plain")
+    # The shipped notebooks invite `%grade` cells: while being graded, they do nothing.
+    get_ipython().register_magic_function(_while_graded, "line_cell", "grade")
     _ANSWER = sealed["_answer"]
     return _ANSWER("runtime", (), nonce)
+
+
+def _while_graded(line: str = "", cell: str | None = None) -> None:
+    """`%grade` in a notebook being graded: the student's self-check, which the grading itself replaces."""
 
 
 def _capture() -> dict:
@@ -207,7 +222,9 @@ def _capture() -> dict:
     return {"_MODEL": keras.Model, "_SEQUENTIAL": keras.Sequential, "_INPUT": keras.Input,
             "_VARIABLES": variables, "_LAYER_TYPES": layer_types, "_USER_NS": get_ipython().user_ns,
             "_SUMMARY_CALLS": [], "_SUMMARIZED": [], "_KERAS": keras,
-            "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__}}
+            "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__},
+            "_COMPILED": [], "_SHELL": get_ipython(), "_PIPELINE": _pipeline(get_ipython()),
+            "_LIBRARY_PATHS": _library_paths()}
 
 
 class _KerasIsTfKeras:
@@ -260,10 +277,9 @@ class _StandIns:
     @staticmethod
     def find_spec(name: str, path=None, target=None):
         import importlib.machinery
-        import sys
         root = name.split(".")[0]
         stand_in = name == root or getattr(sys.modules.get(root), "__loader__", None) is _StandIns
-        if root not in COMMON_LIBRARIES or not stand_in:
+        if root not in COMMON_LIBRARIES or not stand_in or _imported_by_installed_code():
             return None
         return importlib.machinery.ModuleSpec(name, _StandIns, is_package=True)
 
@@ -280,8 +296,19 @@ class _StandIns:
         pass
 
 
+def _imported_by_installed_code() -> bool:
+    """Is the import being found asked for by a library (Keras trying `import sklearn`, which it
+    does without)? A stand-in is for the notebook's own imports only: a library gets the real
+    ImportError it expects."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    filename = frame.f_code.co_filename if frame is not None else ""
+    installed = (*_library_paths(), os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep)
+    return os.path.realpath(filename).startswith(installed)
+
+
 def _stand_in_for_missing_libraries() -> None:
-    import sys
     sys.meta_path.append(_StandIns)
 
 
@@ -342,6 +369,89 @@ def _record_summary_calls() -> None:
     _MODEL.summary = summary
 
 
+# What turns a cell's text into the code that runs. A notebook that changes it runs other code than
+# it holds (an input transformer that writes the answers into the next cells): the grader compares.
+_PIPELINE_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+_MANAGER_LISTS = ("line_transforms", "token_transformers")  # its cleanup_transforms are the shell's input_transformers_cleanup
+_PIPELINE_METHODS = ("run_cell", "run_cell_async", "_run_cell", "transform_cell", "transform_ast", "run_ast_nodes",
+                     "run_code", "should_run_async", "get_ipython")
+
+
+def _pipeline(shell) -> dict:
+    """Each part of IPython's way from a cell's text to running code, by identity."""
+    manager = shell.input_transformer_manager
+    parts = {name: [id(item) for item in getattr(shell, name)] for name in _PIPELINE_LISTS}
+    parts |= {f"input_transformer_manager.{name}": [id(item) for item in getattr(manager, name)]
+              for name in _MANAGER_LISTS}
+    parts |= {name: id(getattr(shell, name)) for name in ("compile", "input_transformer_manager", "prefilter_manager")}
+    parts |= {name: (id(getattr(type(shell), name, None)), name in vars(shell)) for name in _PIPELINE_METHODS}
+    return parts
+
+
+def _library_paths() -> tuple:
+    """Where installed code lives (read-only in the jail): the notebook's own code is elsewhere."""
+    return tuple({os.path.realpath(path) + os.sep for path in (sys.prefix, sys.base_prefix, "/usr")})
+
+
+def _is_cell_file(filename: object) -> bool:
+    """Is this the name IPython compiles a cell under (ipykernel's or IPython's own)?"""
+    if type(filename) is not str:
+        return False
+    return filename.startswith("<ipython-input-") or (
+        filename.endswith(".py") and os.path.basename(os.path.dirname(filename)).startswith("ipykernel_"))
+
+
+def _watch_cells() -> None:
+    """Record a digest of every source compiled under a cell's name, through an audit hook: Python
+    offers no way to remove one (PEP 578), so no cell can stop the recording."""
+    compiled = _COMPILED
+
+    def hook(event: str, args: tuple) -> None:
+        if event != "compile" or len(compiled) > MAX_COMPILED:
+            return
+        try:
+            source, filename = args
+            if _is_cell_file(filename) and isinstance(source, (str, bytes)):
+                data = _bytes(source) if isinstance(source, str) else bytes(source)
+                compiled.append(_sha256(data).hexdigest() if len(compiled) < MAX_COMPILED else "too many")
+        except Exception:  # an audit hook's error would be the student's compile error
+            pass
+
+    sys.addaudithook(hook)
+
+
+def _changed_pipeline() -> list:
+    """The parts of the cell pipeline changed since the probe was installed, by the notebook's own
+    code (a transformer an installed library adds, an extension's, is no change of the notebook's)."""
+    now = _pipeline(_SHELL)
+    changed = []
+    for name, before in _PIPELINE.items():
+        if now[name] == before:
+            continue
+        if name in _PIPELINE_LISTS or name.startswith("input_transformer_manager."):
+            added = [item for item in _pipeline_items(name) if id(item) not in before]
+            if now[name][:len(before)] == before and all(_from_library(item) for item in added):
+                continue
+        changed.append(name)
+    return changed[:MAX_ATTRIBUTES]
+
+
+def _pipeline_items(name: str) -> list:
+    owner, _, attribute = name.rpartition(".")
+    return list(getattr(_SHELL.input_transformer_manager if owner else _SHELL, attribute))
+
+
+def _from_library(item: object) -> bool:
+    """Is this callable's code installed code (by its function's, or its class's, file)?"""
+    function = getattr(item, "__func__", item)
+    code = getattr(function, "__code__", None)
+    filename = code.co_filename if code is not None else None
+    if filename is None:
+        module = sys.modules.get(getattr(type(item), "__module__", None) or "")
+        filename = getattr(module, "__file__", None)
+    return type(filename) is str and os.path.realpath(filename).startswith(_LIBRARY_PATHS)
+
+
 # --- in the kernel: answering (sealed) -----------------------------------------------------------
 
 def _asker(request: str, *args: str) -> Callable:
@@ -365,7 +475,10 @@ def _snapshot(name: str, find: bool = True, attributes_json: str = "[]") -> dict
     names = [item for item in _first(_SCAN_JSON(attributes_json, 0)[0], MAX_ATTRIBUTES) if type(item) is str]
     model, found_as = _graded_model(name) if find is True else (_USER_NS.get(name), None)
     described = None if model is None else _describe_model(model, names)
-    return {"defined": defined or model is not None, "model": described, "found_as": found_as, "summary_calls": calls}
+    compiled = _COMPILED[:]
+    del _COMPILED[:]
+    return {"defined": defined or model is not None, "model": described, "found_as": found_as, "summary_calls": calls,
+            "compiled": compiled, "pipeline_changed": _changed_pipeline()}
 
 
 def _graded_model(name: str) -> tuple:

@@ -44,6 +44,7 @@ KERNEL_SIDE_MODULES = ("__init__.py", "kernel/__init__.py", "kernel/probe.py", "
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 WORK_PREFIX = "lstm-grader-"  # host folders of jails: lstm-grader-<grader pid>-<hex>-*
 SECCOMP_FD = 9
+KERNELS_FOLDER = "kernels"  # in a warm jail's working folder: the only place its kernels may write
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 
 
@@ -56,9 +57,15 @@ class Limits:
     file_size_bytes: int = 64 * MiB  # largest file the kernel may write
     processes: int = 256  # processes and threads of one jail
     output_bytes: int = 2 * MiB  # output the grader keeps of one notebook
+    probe_bytes: int = 64 * MiB  # the probe's replies about one notebook's model: our bookkeeping, not its output
     cell_seconds: float = 60.0  # wall time of one cell
     notebook_seconds: float = 600.0  # wall time of the whole notebook, re-runs included
     tmpfs_bytes: int = 256 * MiB  # size of the jail's private /tmp, and of its /dev/shm
+    # The kernel's working folder, measured by the grader (grader/kernel/usage.py): room for the data
+    # files copied in (100 MiB at most), a saved model or checkpoints of every epoch, CSVs and plots,
+    # many times over; and far more entries than a SavedModel, checkpoints and logs ever make.
+    folder_bytes: int = GiB  # all it may hold
+    folder_entries: int = 20_000  # files, folders and links in it
     network: bool = False  # True lets the kernel reach the network
 
     def describe(self, status: str) -> str:
@@ -66,7 +73,8 @@ class Limits:
         return {
             "memory_limit": _size(self.memory_bytes), "cpu_limit": f"{self.cpu_seconds} s",
             "file_size_limit": _size(self.file_size_bytes), "process_limit": str(self.processes),
-            "output_limit": _size(self.output_bytes),
+            "output_limit": _size(self.output_bytes), "probe": _size(self.probe_bytes),
+            "disk_limit": _size(self.folder_bytes), "files": str(self.folder_entries),
         }.get(status, "")
 
     def cgroup_memory_bytes(self) -> int:
@@ -83,6 +91,12 @@ class Jail:
     limits: Limits
     cgroups: tuple[str, ...]  # memory and pids cgroups (root only); joined before bwrap starts
     uid: int | None  # host user the jail runs as; None: the grader's own
+    shared: bool = False  # a warm parent's: kernels write only in their own folders under `kernels`
+
+    @property
+    def writable(self) -> str:
+        """The one host folder the jail may write to: its working folder, or a warm jail's kernels."""
+        return os.path.join(self.workdir, KERNELS_FOLDER) if self.shared else self.workdir
 
     def own(self, path: str | Path) -> None:
         """Give a file or folder the grader made for the jail to the jail's user."""
@@ -95,17 +109,25 @@ class JailUnavailable(Exception):
 
 
 def _size(size: int) -> str:
-    return f"{size // GiB} GiB" if size % GiB == 0 else f"{size // MiB} MiB"
+    if size % GiB == 0:
+        return f"{size // GiB} GiB"
+    return f"{size // MiB} MiB" if size % MiB == 0 else f"{size // 1024} KiB"
 
 
-def open_jail(limits: Limits) -> Jail:
-    """Make the host side of a new jail: its working folder, and its cgroups when root."""
+def open_jail(limits: Limits, shared: bool = False) -> Jail:
+    """Make the host side of a new jail: its working folder, and its cgroups when root. A `shared`
+    jail (a warm parent's, whose kernels follow one another) sees its working folder read-only
+    and writes only under its `kernels` folder, which is emptied after each kernel."""
     check_jail_tools()
     token = f"{os.getpid()}-{secrets.token_hex(6)}"  # whose jail it is, and which
     workdir = tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{token}-")
     uid = _kernel_uid() if os.geteuid() == 0 else None
-    jail = Jail(token=token, workdir=workdir, limits=limits, cgroups=_make_cgroups(token, limits), uid=uid)
-    jail.own(workdir)
+    jail = Jail(token=token, workdir=workdir, limits=limits, cgroups=_make_cgroups(token, limits), uid=uid,
+                shared=shared)
+    if shared:
+        os.chmod(workdir, 0o755)  # read-only inside (the bind says so); the jail's user passes through
+        os.mkdir(jail.writable)
+    jail.own(jail.writable)
     return jail
 
 
@@ -130,7 +152,8 @@ def _kernel_gid() -> int:
 
 def jail_command(jail: Jail, command: list[str], env: dict[str, str]) -> list[str]:
     """The command that runs `command` inside `jail` with exactly the environment `env`."""
-    return [*_shell(jail), *_switch_user(jail), *_rlimits(jail.limits), *_bwrap(jail, env), *command]
+    return [*_shell(jail), *_switch_user(jail), *_rlimits(jail.limits), *_bwrap(jail, env), *_own_nproc(jail.limits),
+            *command]
 
 
 def _shell(jail: Jail) -> list[str]:
@@ -149,11 +172,16 @@ def _switch_user(jail: Jail) -> list[str]:
 
 
 def _rlimits(limits: Limits) -> list[str]:
-    command = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
-               f"--fsize={limits.file_size_bytes}", "--core=0"]
-    if os.geteuid() != 0:  # as root, the pids cgroup counts the jail's processes instead
-        command.append(f"--nproc={_running_tasks(os.getuid()) + limits.processes}")
-    return [*command, "--"]
+    return ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
+            f"--fsize={limits.file_size_bytes}", "--core=0", "--"]
+
+
+def _own_nproc(limits: Limits) -> list[str]:
+    """Without root, the process limit is set inside the jail, after bwrap made its user namespace:
+    Linux counts RLIMIT_NPROC per user namespace (since 5.14), so the jail's processes count
+    against its own bound, and a fork bomb in one jail takes nothing from a classmate's jail run by
+    the same user. As root, the jail's pids cgroup bounds it instead."""
+    return [] if os.geteuid() == 0 else ["prlimit", f"--nproc={limits.processes}", "--"]
 
 
 def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
@@ -168,7 +196,12 @@ def _bwrap(jail: Jail, env: dict[str, str]) -> list[str]:
     package = Path(__file__).resolve().parent.parent
     for name in KERNEL_SIDE_MODULES:
         args += ["--ro-bind", str(package / name), f"{JAIL_PYTHONPATH}/grader/{name}"]
-    args += ["--bind", jail.workdir, jail.workdir, "--chdir", jail.workdir, "--clearenv"]
+    if jail.shared:
+        args += ["--ro-bind", jail.workdir, jail.workdir]
+    args += ["--bind", jail.writable, jail.writable, "--chdir", jail.workdir,
+             # nothing else is writable: not the new root bwrap made (the grader's modules live there,
+             # and it has no size of its own), nor /dev; /tmp and /dev/shm are mounts of their own
+             "--remount-ro", "/", "--remount-ro", "/dev", "--clearenv"]
     for name, value in env.items():
         args += ["--setenv", name, value]
     if filter_path():
@@ -340,18 +373,6 @@ def _alive(pid: int) -> bool:
 
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
-
-
-def _running_tasks(uid: int) -> int:
-    """RLIMIT_NPROC counts every task of the user, so the limit is what it runs now plus the jail's."""
-    running = 0
-    for pid in _pids():
-        try:
-            if os.stat(f"/proc/{pid}").st_uid == uid:
-                running += len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            pass
-    return running
 
 
 def _carries(pid: int, token: str) -> bool:

@@ -29,9 +29,17 @@ from jupyter_client.provisioning import LocalProvisioner
 from grader.keras_runtime import KerasRuntime
 from grader.kernel.sandbox import Limits, close_jail, jail_command, jail_environment, launcher_environment, open_jail
 
-START_SECONDS = 60.0
 REQUEST_SECONDS = 10.0
+POLL_SECONDS = 1.0  # how often a wait looks whether the parent still lives
 REPLY_LIMIT = 4096
+
+
+def start_seconds(limits: Limits) -> float:
+    """How long a warm parent's start is waited for while it lives: as long as one notebook may run,
+    and no less than its CPU time limit. The start is a few seconds of CPU that a loaded machine
+    spreads over minutes, and a cold kernel started instead would do the same imports under the
+    same load: only a parent that is stuck is given up."""
+    return max(limits.notebook_seconds, float(limits.cpu_seconds))
 
 
 class WarmUnavailable(Exception):
@@ -42,23 +50,24 @@ class WarmParent:
     """One warm parent in its jail, and the pipes to it."""
 
     def __init__(self, runtime: KerasRuntime, limits: Limits) -> None:
-        self.jail = open_jail(limits)
+        self.jail = open_jail(limits, shared=True)
         env = jail_environment(self.jail, runtime.environment)
-        command = [sys.executable, "-m", "grader.kernel.warm_server", str(runtime.major), self.jail.workdir]
+        command = [sys.executable, "-m", "grader.kernel.warm_server", str(runtime.major), self.jail.writable]
         self.process = subprocess.Popen(jail_command(self.jail, command, env), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         env=launcher_environment())
         self.ready = False
 
     def wait_ready(self) -> None:
+        """Wait for the parent's start, as long as a loaded machine makes it take (`start_seconds`)."""
         if not self.ready:
-            self.ready = self._read_reply(START_SECONDS).get("ok") is True
+            self.ready = self._read_reply(start_seconds(self.jail.limits)).get("ok") is True
             if not self.ready:
                 raise WarmUnavailable("the warm parent did not start")
 
     def new_folder(self) -> Path:
         """A fresh folder for the next kernel, inside the parent's jail."""
-        folder = Path(self.jail.workdir, secrets.token_hex(6))
+        folder = Path(self.jail.writable, secrets.token_hex(6))
         folder.mkdir()
         self.jail.own(folder)
         return folder
@@ -73,8 +82,14 @@ class WarmParent:
         return self._read_reply(timeout)
 
     def _read_reply(self, timeout: float) -> dict:
-        """One reply line, within `timeout`: a parent that a kernel froze or killed is given up."""
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        """One reply line, within `timeout`: a parent that a kernel froze or killed, or that died,
+        is given up (at once when it dies)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, min(left, POLL_SECONDS)))
+            if ready or left <= POLL_SECONDS or not self.alive():
+                break
         line = self.process.stdout.readline(REPLY_LIMIT) if ready else b""
         try:
             reply = json.loads(line)

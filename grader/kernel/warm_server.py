@@ -26,6 +26,8 @@ LINE_LIMIT = 4096  # the longest request the grader sends
 
 
 def main(keras_major: int, root: str) -> None:
+    if sys.path[:1] == [os.getcwd()]:  # `-m` put the parent's folder first: no kernel imports from there
+        del sys.path[0]
     requests, answers = os.fdopen(os.dup(0), "rb", buffering=0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -90,7 +92,7 @@ def _handle(message: dict, root: str, children: dict[int, int | None], control: 
             os.kill(pid, int(message["signal"]))
         return {"ok": True}
     if op == "reset":
-        return {"killed": _reset(children)}
+        return {"killed": _reset(children, root)}
     return {"error": "unknown request"}
 
 
@@ -117,6 +119,11 @@ def _become_kernel(folder: str, control: tuple[int, int]) -> None:
         _set_dumpable(True)  # the kernel's own /proc is its own; the parent stays closed
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.chdir(folder)
+        # Its home is its own folder, so what it writes there (IPython's startup files, a
+        # matplotlib or Keras configuration) is gone with it and never read by the next kernel.
+        os.environ["HOME"] = folder
+        for name in ("IPYTHONDIR", "MPLCONFIGDIR", "KERAS_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+            os.environ.pop(name, None)
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
@@ -138,9 +145,10 @@ def _reap(children: dict[int, int | None]) -> None:
             children[pid] = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def _reset(children: dict[int, int | None]) -> int:
+def _reset(children: dict[int, int | None], root: str) -> int:
     """After a kernel: kill every other process of this PID namespace (whatever the kernel left
-    running), and empty /tmp and /dev/shm, so the next kernel finds the jail as new."""
+    running), and empty /tmp, /dev/shm and the kernels' folder (`root`, the only other place a
+    kernel can write), so the next kernel finds the jail as new."""
     killed = 0
     for _ in range(250):
         others = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, os.getpid())]
@@ -155,12 +163,56 @@ def _reset(children: dict[int, int | None]) -> int:
         time.sleep(0.01)
         _reap(children)
     _reap(children)
-    for shared in ("/tmp", "/dev/shm"):
+    for shared in ("/tmp", "/dev/shm", root):
         for name in os.listdir(shared):
-            path = os.path.join(shared, name)
-            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) \
-                else os.unlink(path)
+            _remove(os.path.join(shared, name))
+    _remove_ipc_objects()
     return killed
+
+
+IPC_RMID = 0
+
+
+def _remove_ipc_objects() -> None:
+    """Remove the System V shared memory, message queues and semaphores a kernel made: they outlive
+    their process (memory parked for the next kernel), and the jail's IPC namespace is the parent's."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    removers = {"shm": lambda ident: libc.shmctl(ident, IPC_RMID, None),
+                "msg": lambda ident: libc.msgctl(ident, IPC_RMID, None),
+                "sem": lambda ident: libc.semctl(ident, 0, IPC_RMID)}
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+def _remove(path: str) -> None:
+    """Remove a file or a folder that a kernel may have made hard to remove (a folder without
+    write or search permission for its owner)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        _writable(path)
+        for top, folders, _ in os.walk(path):  # top-down: each folder is opened before its walk enters it
+            for name in folders:
+                _writable(os.path.join(top, name))
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _writable(folder: str) -> None:
+    try:
+        os.chmod(folder, 0o700)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
