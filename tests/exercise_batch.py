@@ -19,6 +19,7 @@ import pytest
 
 from grader.results import GradeResult
 from tests.invariants import contradictions
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--timeout", "60", "--run-timeout", "240"]
@@ -90,9 +91,9 @@ def grade_class(cases: list[Case], exercise: str, base: Path) -> tuple[dict[str,
     folder.mkdir()
     for case in cases:
         write_case(case, exercise, folder)
-    done = subprocess.run([sys.executable, "-m", "grader", str(folder), "-o", str(out), "-j", "2",
-                           "--exercise", exercise, *OPTIONS],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    args = [str(folder), "-o", str(out), "-j", "2", "--exercise", exercise, *OPTIONS]
+    done = subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=grading_bound(args))
     results = {}
     for path in (out / "results").glob("*.json"):
         result = json.loads(path.read_text(encoding="utf-8"))

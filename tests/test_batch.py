@@ -22,7 +22,7 @@ from tests.class_corpus import KINDS, make_class
 from tests.invariants import contradictions
 from tests.leftovers import assert_no_jail_left
 from tests.notebooks import KERAS3, write_notebook
-from tests.waiting import at_least_graded, wait_for
+from tests.waiting import at_least_graded, grading_bound, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--timeout", "8", "--run-timeout", "40", "--lang", "en"]
@@ -30,7 +30,7 @@ FAST = ["--timeout", "8", "--run-timeout", "40", "--lang", "en"]
 
 def grade(*args: str, **options) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=900, **options)
+                          timeout=grading_bound(args), **options)
 
 
 def gradebook_rows(path: Path) -> dict[str, tuple]:
@@ -156,11 +156,12 @@ def test_kill_midway_then_resume(tmp_path):
         (folder / f"p{number}").mkdir(parents=True)
         write_notebook(folder / f"p{number}", KERAS3, name="lab.ipynb")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "grader", str(folder), "-o", str(out), "-j", "2", *FAST]
+    args = [str(folder), "-o", str(out), "-j", "2", *FAST]
+    command = [sys.executable, "-m", "grader", *args]
     run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     book = out / "gradebook.sqlite"
-    wait_for(at_least_graded(book, 3), 120, "three graded submissions")
+    wait_for(at_least_graded(book, 3), grading_bound(args, 3), "three graded submissions", run)
     os.kill(run.pid, signal.SIGKILL)  # the batch process alone: its workers and jails must follow it
     run.wait()
     assert_session_ends(run.pid)
@@ -168,13 +169,14 @@ def test_kill_midway_then_resume(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     before = gradebook_rows(book)
     assert 3 <= len(before) < 10
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=grading_bound(args))
     assert done.returncode == 0, done.stderr
     assert f"skipped {len(before)} unchanged" in done.stdout
     after = gradebook_rows(book)
     assert len(after) == 10 and all(row[3]["score"] == 100 for row in after.values())
     assert all(after[file][2] == row[2] for file, row in before.items())  # not graded again
-    again = subprocess.run([*command, "--force"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = subprocess.run([*command, "--force"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=grading_bound(args))
     assert "Graded 10, failed to grade 0, skipped 0" in again.stdout
     assert_no_jail_left()  # the killed run's workers, warm parents and kernels died with it
 

@@ -1,8 +1,10 @@
 """Batch input handling: whatever the class folder holds, one bad file costs its own row only, and
 nothing the grader writes can be turned against the instructor (issue 10, "Batch input handling").
 
-Most tests use the functions directly or run `grade` on inputs that never start a kernel; two
-run one real notebook each (the class graded beside the bad files, and a report next to a link).
+Most tests use the functions directly or run `grade` on inputs that never start a kernel; a few
+run real notebooks (the class graded beside the bad files, a report next to a link, a notebook
+reading a classmate's report, a class beside a 20,000-notebook zip). Issue 17 added "A classmate's
+report as a data file" and the bound on what one student's folder or archive contributes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sqlite3
 import struct
 import subprocess
@@ -19,29 +22,35 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_notebook
 
+from grader import notebook as notebook_module
 from grader.batch import UNPACK_FOLDER, OutputBusy, one_run_at_a_time, write_class_outputs, write_student_outputs
 from grader.dashboard import write_dashboard
 from grader.grade import unreadable_result
 from grader.gradescope import run_gradescope
 from grader.messages import escape_controls
-from grader.notebook import JSON_DEPTH, NOTEBOOK_BYTES, MiB, UnreadableNotebook, read_notebook, referenced_files
+from grader.notebook import (JSON_DEPTH, NOTEBOOK_BYTES, MiB, UnreadableNotebook, holds_one_notebook, read_notebook,
+                             referenced_files)
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
 from grader.results import STORED_CHARS, STORED_ITEMS, TRUNCATED, ClassRow, GradeResult, StepResult
-from grader.safe_write import TEMPORARY_PREFIX
-from grader.submissions import SubmissionError, _Budget, _copy, find_submissions, unpacking
+from grader.safe_write import TEMPORARY_PREFIX, write_text
+from grader.submissions import MOST_NOTEBOOKS, SubmissionError, _Budget, _copy, find_submissions, unpacking
 from tests.notebooks import KERAS3, make_notebook, write_notebook
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 ESC = "\x1b[31m"
 FAST = ["--timeout", "20", "--run-timeout", "60", "--lang", "en", "-j", "1", "--cold"]
 
 
-def grade(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def grade(*args: str, notebooks: int | None = None) -> subprocess.CompletedProcess:
+    """`grade ARGS`, given as long as `notebooks` (by default, every notebook in ARGS) may take."""
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+                          cwd=ROOT, timeout=grading_bound(args, notebooks))
 
 
 def csv_rows(path: Path) -> dict[str, dict]:
@@ -213,7 +222,10 @@ def test_a_member_that_lies_about_its_size_is_refused(tmp_path):
 
 
 def test_a_zip_bomb_under_the_member_cap_stays_small_in_memory_and_on_disk(tmp_path):
-    """A bomb of members just under the cap, 1 GiB and more in all: bounded memory, nothing left."""
+    """A bomb of members just under the cap, 1 GiB and more in all: bounded memory, nothing left.
+    An archive at the top of a class folder may be one student's upload, so the bomb's 70 notebooks
+    are refused by their count before a byte of them is unpacked; the run's budget, which only
+    many students' archives can reach now, is the test above's."""
     folder = tmp_path / "class"
     folder.mkdir()
     zip_bomb(folder / "a.zip", [f"a{n}/lab.ipynb" for n in range(10)], NOTEBOOK_BYTES - MiB)
@@ -222,13 +234,14 @@ def test_a_zip_bomb_under_the_member_cap_stays_small_in_memory_and_on_disk(tmp_p
     measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024);"
                "print(done.stdout)")
-    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "grader", str(folder), "-o", str(out),
-                           "--lang", "en"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    args = [str(folder), "-o", str(out), "--lang", "en"]
+    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "grader", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=grading_bound(args))
     status, peak_mib = map(int, done.stdout.splitlines()[0].split())
     assert status == 1 and "Graded 0, failed to grade 11, skipped 0 unchanged" in done.stdout, done.stdout
     assert peak_mib < 300
     assert notes_by_file(out)["bomb.zip"] == [
-        "bomb.zip: the archives of this run unpack to more than 1024 MiB in all; not unpacked"]
+        "bomb.zip: holds 70 notebooks, more than the 10 one student may hand in; none of them is graded"]
     assert not (out / UNPACK_FOLDER).exists()
 
 
@@ -354,7 +367,7 @@ def test_a_bad_archive_given_directly_is_named_escaped(tmp_path):
                            "not a valid zip archive (BadZipFile: File is not a zip file)\n")
 
 
-# 7. Data files: the student's own folder only, never a notebook.
+# 7. Data files: the student's own folder only, never a notebook, never what the grader wrote.
 
 def test_data_files_come_from_the_students_own_folder_and_are_never_notebooks(tmp_path):
     for path in ["flat/alice.ipynb", "flat/bob.ipynb", "flat/data.csv", "own/carol/lab.ipynb",
@@ -366,8 +379,165 @@ def test_data_files_come_from_the_students_own_folder_and_are_never_notebooks(tm
         "alice.ipynb": None, "bob.ipynb": None,  # the class's folder is not theirs
         "carol/lab.ipynb": tmp_path / "own" / "carol", "dave/lab.ipynb": tmp_path / "own" / "dave"}
     nb = make_notebook(["open('data.csv'); open('other.IPYNB'); open('../dave/lab.ipynb'); open('bob.ipynb')"])
-    assert referenced_files(nb, tmp_path / "own" / "carol") == [(tmp_path / "own" / "carol" / "data.csv", "data.csv")]
-    assert referenced_files(nb, tmp_path / "flat") == [(tmp_path / "flat" / "data.csv", "data.csv")]
+    carol = tmp_path / "own" / "carol"
+    assert referenced_files(nb, carol, owned=True) == [(carol / "data.csv", "data.csv")]  # the batch knows it is hers
+    assert referenced_files(nb, carol) == []  # graded on its own: other.IPYNB may be anyone's
+    assert referenced_files(nb, tmp_path / "flat") == []  # a flat class folder: data.csv may be a classmate's
+
+
+def test_a_folder_is_a_students_alone_only_with_no_other_notebook_in_it_or_below(tmp_path, monkeypatch):
+    def folder(*paths: str, archive: dict[str, bytes] | None = None) -> Path:
+        place = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+        for path in ["lab.ipynb", *paths]:
+            (place / path).parent.mkdir(parents=True, exist_ok=True)
+            (place / path).write_text("{}")
+        if archive is not None:
+            zip_of(place / "upload.zip", archive)
+        return place
+
+    assert holds_one_notebook(folder("data.csv", "data/x.npy", ".ipynb_checkpoints/lab-checkpoint.ipynb"))
+    assert holds_one_notebook(folder(archive={"images/a.png": b"png"}))  # a zip of data is data
+    assert not holds_one_notebook(folder("bob.ipynb"))  # a flat class folder
+    assert not holds_one_notebook(folder("bob/work/lab.ipynb"))  # a classmate's folder below
+    assert not holds_one_notebook(folder(archive={"lab.ipynb": b"{}"}))  # a classmate's upload, zipped
+    monkeypatch.setattr(notebook_module, "FOLDER_ENTRIES", 5)
+    assert not holds_one_notebook(folder(*[f"data/{n}.csv" for n in range(5)]))  # too big to search: shared
+
+
+def test_what_the_grader_wrote_or_a_notebook_is_never_a_data_file(tmp_path):
+    """A folder that is the student's alone, beside everything the grader writes: only data reaches the kernel."""
+    own, elsewhere = tmp_path / "own", tmp_path / "elsewhere"
+    own.mkdir(), elsewhere.mkdir()
+    write_notebook(own, KERAS3, name="lab.ipynb")
+    result = a_result()
+    (own / "data.csv").write_text("1,2\n")
+    zip_of(own / "images.zip", {"a.png": b"png"})
+    write_html(result, own / "lab.report.html")  # `grade lab.ipynb`'s report
+    write_html(result, own / "renamed.txt")  # the same, under any name
+    write_text(own / "result.json", result.to_json() + "\n")  # `--json result.json`
+    write_dashboard([ClassRow("x.ipynb", "x", False, result)], own / "board.html", {"x.ipynb": "x"}, "en")
+    batch_out = own / "out"  # a class graded into a folder below: all of OUT
+    batch_out.mkdir()
+    (batch_out / ".grade.lock").touch()
+    (batch_out / "grades.csv").write_text("id,file,score\n")
+    sqlite3.connect(batch_out / "gradebook.sqlite").close()
+    zip_of(own / "data.bin", {"alice/lab.ipynb": b"{}"})  # a zip of a notebook, named as data
+    (own / "inner.csv").symlink_to("lab.report.html")  # an innocent name for the report
+    (elsewhere / "secret.csv").write_text("s")
+    (own / "outer.csv").symlink_to(elsewhere / "secret.csv")
+    names = ["data.csv", "images.zip", "lab.report.html", "renamed.txt", "result.json", "board.html", "out/grades.csv",
+             "out/gradebook.sqlite", "data.bin", "inner.csv", "outer.csv", "lab.ipynb", str(elsewhere / "secret.csv"),
+             "../elsewhere/secret.csv"]
+    nb = make_notebook([f"open({name!r})" for name in names])
+    expected = [(own / "data.csv", "data.csv"), (own / "images.zip", "images.zip")]
+    assert referenced_files(nb, own) == expected
+    assert referenced_files(nb, own, owned=True) == expected
+
+
+STOLEN = '''import html, json, os, re
+NAMES = {names!r}
+
+def stolen():
+    """A classmate's code, from the first of NAMES that is her report, her --json result or her notebook."""
+    for name in NAMES:
+        try:
+            text = open(name, encoding="utf-8", errors="replace").read()
+        except OSError:
+            continue
+        codes = [html.unescape(code) for code in re.findall(r'<pre class="wrap"><code>(.*?)</code></pre>', text, re.S)]
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {{}}
+        codes = codes or ["".join(cell["source"]) for cell in data.get("cells", []) if cell["cell_type"] == "code"]
+        codes = codes or [step["code"] for step in data.get("steps", [])]
+        if codes:
+            return codes
+    return []
+
+NAMESPACE = {{}}
+
+def build(step):
+    code = stolen()
+    if len(code) > step:
+        exec(code[step], NAMESPACE)
+    return NAMESPACE.get("model")
+
+model = build(0)'''
+
+
+def thief(folder: Path, names: list[str], name: str) -> Path:
+    """A notebook with no model of its own: each step runs the code of that step it finds in the
+    first of `names` it can read, in a way the replay keeps (100/100 when it finds her report); its
+    last cell fails naming every one of `names` that reached its kernel."""
+    found = "found = [name for name in NAMES if os.path.exists(name)]\nif found:\n    raise LookupError(found)"
+    steps = [STOLEN.format(names=names), *[f"model = build({n})" for n in range(1, 5)]]
+    return write_notebook(folder, [*steps, found], name=name)
+
+
+def test_a_classmates_report_result_or_notebook_never_reaches_the_kernel(tmp_path):
+    """The flat-folder loop, `for f in subs/*.ipynb; do grade "$f"; done`: alice is graded first, her
+    report and --json result beside her notebook; then notebooks that read them, by name, through
+    `..`, an absolute path or an innocently named link, score 0 with none of them in their kernel;
+    a file of the thief's own, in a folder of her own, is the only one that reaches hers."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    done = grade(write_notebook(subs, KERAS3, name="alice.ipynb"), "--json", subs / "alice.json", "--lang", "en")
+    assert done.returncode == 0, done.stderr
+    theirs = {path.name: path.read_bytes() for path in subs.iterdir()}
+    assert sorted(theirs) == ["alice.ipynb", "alice.json", "alice.report.html"]
+    assert json.loads(theirs["alice.json"])["score"] == 100
+    (subs / "notes.txt").symlink_to("alice.report.html")
+    flat = thief(subs, ["alice.report.html", "alice.json", "alice.ipynb", "notes.txt"], "mallory.ipynb")
+    own = subs / "trudy"  # a folder of her own, inside the class's
+    own.mkdir()
+    (own / "mine.csv").write_text("1,2\n")
+    (own / "graded.json").write_bytes(theirs["alice.json"])  # a result of ours under another name
+    (own / "notes.txt").symlink_to("../alice.report.html")
+    nested = thief(own, ["../alice.report.html", str(subs / "alice.report.html"), "notes.txt", "graded.json",
+                         "mine.csv"], "lab.ipynb")
+    for notebook, reached in [(flat, []), (nested, ["mine.csv"])]:
+        done = grade(notebook, "--json", tmp_path / f"{notebook.stem}.json", "--lang", "en")
+        result = json.loads((tmp_path / f"{notebook.stem}.json").read_text())
+        assert (done.returncode, result["score"], result["status"]) == (1, 0, "graded"), done.stderr
+        assert [(error["ename"], error["evalue"]) for error in result["errors"]] == \
+            [("LookupError", str(reached))] * bool(reached)
+    assert {name: (subs / name).read_bytes() for name in theirs} == theirs  # alice's files as they were
+
+
+def test_one_student_hands_in_at_most_ten_notebooks(tmp_path):
+    """A 20,000-notebook zip in a student's folder and another at the top of the class folder are
+    one unreadable row each, nothing of them unpacked; a student at the bound keeps every row; the
+    honest classmate is graded."""
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    write_notebook(folder / "alice", KERAS3, name="lab.ipynb")
+    (folder / "mallory").mkdir()
+    empty = nbformat.writes(new_notebook()).encode()
+    zip_of(folder / "mallory" / "mallory.zip", {f"n{n:05}.ipynb": empty for n in range(20_000)})
+    assert (folder / "mallory" / "mallory.zip").stat().st_size < 4 * MiB
+    shutil.copy(folder / "mallory" / "mallory.zip", folder / "trudy.zip")
+    (folder / "carol").mkdir()
+    for n in range(MOST_NOTEBOOKS):
+        (folder / "carol" / f"{n}.ipynb").write_text("{}")
+    out = tmp_path / "out"
+    done = grade(folder, "-o", out, *FAST, notebooks=1)  # alice's is the only one a kernel runs
+    assert done.returncode == 1, done.stderr
+    assert "Graded 1, failed to grade 12, skipped 0 unchanged" in done.stdout
+    rows = csv_rows(out / "grades.csv")
+    assert {file: (row["id"], row["score"], row["status"]) for file, row in rows.items()} == {
+        "alice/lab.ipynb": ("alice", "100", "graded"), "mallory": ("mallory", "0", "unreadable"),
+        "trudy.zip": ("trudy", "0", "unreadable"),
+        **{f"carol/{n}.ipynb": ("carol", "0", "unreadable") for n in range(MOST_NOTEBOOKS)}}
+    notes = notes_by_file(out)
+    assert (notes["mallory"], notes["trudy.zip"]) == (
+        ["mallory: holds 20000 notebooks, more than the 10 one student may hand in; none of them is graded"],
+        ["trudy.zip: holds 20000 notebooks, more than the 10 one student may hand in; none of them is graded"])
+    assert sum(line.endswith(("] mallory: 0/100 unreadable (0.0 s)", "] trudy.zip: 0/100 unreadable (0.0 s)"))
+               for line in done.stdout.splitlines()) == 2
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM submissions").fetchone() == (13,)
+    assert (out / "index.html").stat().st_size < MiB
 
 
 # 8. What a result stores is capped.

@@ -11,13 +11,14 @@ import pytest
 
 from grader import cli
 from grader.kernel import sandbox
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def grade(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+                          cwd=ROOT, timeout=grading_bound(args))
 
 
 @pytest.mark.parametrize("content", [None, b"", b"{oops", b'{"a": 1}'])

@@ -17,10 +17,13 @@ from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell
 
 from grader.grade import grade_notebook
+from grader.kernel.sandbox import Limits
+from grader.kernel.warm import start_seconds
 from grader.options import GradeOptions
 from tests.browser import chromium
 from tests.class_corpus import KINDS, NO_SEQUENCES
 from tests.notebooks import KERAS2, KERAS3, make_notebook, write_notebook
+from tests.waiting import grading_bound
 
 TEMPLATE = nbformat.read("exercises/lstm_network/lstm_network.en.ipynb", 4)
 LOAD = next(cell.source for cell in TEMPLATE.cells if cell.cell_type == "code")  # the template's self-check cell
@@ -45,8 +48,9 @@ def execute(nb: nbformat.NotebookNode, keras2: bool = False, folder: Path | None
     """Run `nb` in a kernel of this Python, as Jupyter would start it for the student: in `folder`
     (the notebook's), with `env` added to its environment (a Keras 2 kernel: TF_USE_LEGACY_KERAS=1)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **({"TF_USE_LEGACY_KERAS": "1"} if keras2 else {}), **(env or {})}
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder or os.getcwd())}}).execute(env=env)
+    # a cell may be `%grade`, one notebook's grading; the kernel's start imports less than a warm parent's
+    NotebookClient(nb, timeout=grading_bound(), startup_timeout=start_seconds(Limits()), kernel_name="python3",
+                   allow_errors=True, resources={"metadata": {"path": str(folder or os.getcwd())}}).execute(env=env)
     return nb
 
 

@@ -20,6 +20,7 @@ from grader.results import GradeResult
 from grader.options import GradeOptions
 from tests.invariants import contradictions
 from tests.real_world import BY_NAME, CASES, OTHER_LANGUAGE, Case, first_sentence, write_case
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--timeout", "60", "--run-timeout", "240"]
@@ -35,7 +36,7 @@ def _start(folder: Path, out: Path, jobs: int, lang: str) -> subprocess.Popen:
 def _finish(run: subprocess.Popen, out: Path) -> tuple[dict[str, dict], str]:
     """Each result by case name, and what the run printed (for a failure's message). The exit code
     is not asserted here: a submission the grader failed on shows in its own case's tests."""
-    stdout, stderr = run.communicate(timeout=900)
+    stdout, stderr = run.communicate(timeout=grading_bound(OPTIONS, len(CASES)))
     results = {}
     for path in (out / "results").glob("*.json"):
         result = json.loads(path.read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ from grader.report_html import default_report_path, write_html
 from grader.options import GradeOptions
 from tests.browser import chromium
 from tests.notebooks import KERAS3, replace, write_notebook
+from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 INJECTED = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
@@ -145,12 +146,12 @@ def test_report_fits_a_phone_and_prints(reports):
 def test_grade_writes_the_report_beside_the_notebook_and_says_where(tmp_path):
     notebook = write_notebook(tmp_path, replace(KERAS3, 4, "model.add(Dense(100))"), name="mine.ipynb")
     done = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--lang", "en"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=grading_bound([notebook]))
     report = tmp_path / "mine.report.html"
     assert done.returncode == 1
     assert report == default_report_path(notebook) and report.exists()
     assert f"Report: {report}\n" in done.stdout  # on one line, never wrapped, so it can be copied
     assert "80 / 100" in visible_text(report.read_text())
     skipped = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--no-report", "--keras", "3"],
-                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+                             capture_output=True, text=True, cwd=ROOT, timeout=grading_bound([notebook]))
     assert skipped.returncode == 1 and "Report:" not in skipped.stdout
