@@ -12,10 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -25,13 +22,13 @@ from grader.kernel.sandbox import KERNEL_USER, Limits, jail_command, jail_enviro
     close_jail
 from grader.kernel.warm import start_seconds
 from grader.messages import text
+from tests.class_run import TESTER, grade_class_as
 from tests.leftovers import assert_no_jail_left, jail_token, warm_jails
 from tests.notebooks import KERAS2, KERAS3, write_notebook
 from tests.test_forgery import FAKE_LAYERS, FAKE_MODEL, FORGED_CHANNEL, HUGE_NAME, STEPS_ON_FAKES, SUMMARY_ON_A_FAKE
-from tests.waiting import grading_bound, wait_for
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTER = "lstm-grader-tester"
 SECRET = "sekrit-value-4b1d"
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 
@@ -187,24 +184,8 @@ def make_class(folder: Path, out: Path) -> Path:
 
 def grade_class(user: str | None) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
     """Grade the attack class warm at -j 2, as `user` (None: as this process, root)."""
-    folder = Path(tempfile.mkdtemp(prefix="jail-test-", dir="/tmp"))
-    out = folder / "out"
-    class_dir = make_class(folder, out)
-    if user is not None:
-        uid = pwd.getpwnam(user).pw_uid
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, uid, -1)
-    args = [str(class_dir), "-o", str(out), "-j", "2", "--lang", "en", "--timeout", "30"]
-    command = [sys.executable, "-m", "grader", *args]
-    if user is not None:
-        command = ["runuser", "-u", user, "--", *command]
-    env = {**os.environ, "GITHUB_TOKEN": SECRET, "AWS_SECRET_ACCESS_KEY": SECRET, "HOME": str(folder)}
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
-                         timeout=grading_bound(args))
-    results = {Path(json.loads(path.read_text())["notebook"]).stem: json.loads(path.read_text())
-               for path in (out / "results").glob("*.json")}
-    shutil.rmtree(folder, ignore_errors=True)
-    return run, results
+    return grade_class_as(user, make_class, jobs=2, cell_seconds=30,
+                          env={"GITHUB_TOKEN": SECRET, "AWS_SECRET_ACCESS_KEY": SECRET})
 
 
 @pytest.fixture(scope="module", params=["root", "ordinary user"])

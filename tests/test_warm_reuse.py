@@ -14,23 +14,18 @@ the ordinary user; the victims after them must come out exactly as if graded alo
 
 from __future__ import annotations
 
-import json
 import os
-import pwd
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from tests.class_run import TESTER, grade_class_as
 from tests.leftovers import assert_no_jail_left
 from tests.notebooks import KERAS2, KERAS3, replace, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTER = "lstm-grader-tester"
 
 TEMPLATE_CELLS = ["<None>", "model.add(<None>)", "<None>", "model.add(<None>)\nmodel.add(<None>)", "model.<None>()"]
 ANSWERS = ["model.add(keras.Input(shape=(None, 1)))\nmodel.add(LSTM(50, return_sequences=True))",
@@ -136,7 +131,8 @@ EXPECTED = {name: ("graded", 100) for name in ATTACKS} | {
     "e_honest2": ("graded", 100), "f_finds_nothing": ("graded", 100)}
 
 
-def make_class(class_dir: Path) -> None:
+def make_class(folder: Path, out: Path) -> Path:
+    class_dir = folder / "class"
     for name, code in ATTACKS.items():
         (class_dir / name).mkdir(parents=True)
         write_notebook(class_dir / name, attack_sources(code), name=f"{name}.ipynb")
@@ -146,24 +142,12 @@ def make_class(class_dir: Path) -> None:
             shutil.copy(ROOT / "exercises" / "lstm_network" / "lstm_network.en.ipynb", class_dir / name / f"{name}.ipynb")
         else:
             write_notebook(class_dir / name, sources, name=f"{name}.ipynb")
+    return class_dir
 
 
 def grade_class(user: str | None) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
-    folder = Path(tempfile.mkdtemp(prefix="warm-reuse-", dir="/tmp"))
-    class_dir, out = folder / "class", folder / "out"
-    make_class(class_dir)
-    command = [sys.executable, "-m", "grader", str(class_dir), "-o", str(out), "-j", "1", "--lang", "en",
-               "--timeout", "60"]
-    if user is not None:
-        uid = pwd.getpwnam(user).pw_uid
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, uid, -1)
-        command = ["runuser", "-u", user, "--", *command]
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HOME": str(folder)})
-    results = {Path(json.loads(path.read_text())["notebook"]).stem: json.loads(path.read_text())
-               for path in (out / "results").glob("*.json")}
-    shutil.rmtree(folder, ignore_errors=True)
-    return run, results
+    """Grade the class warm at -j 1 (one warm parent for all), as `user` (None: as root)."""
+    return grade_class_as(user, make_class, jobs=1, cell_seconds=60)
 
 
 @pytest.fixture(scope="module", params=["root", "ordinary user"])
