@@ -84,9 +84,12 @@ blocked = not any(plant(target) for target in targets)
     # a module named like a library a classmate imports, in every folder of the import path and
     # every folder a later kernel starts from
     "a3_shadow": PLANT + """
-folders = {os.path.abspath(entry or own) for entry in sys.path} | {parent_folder, jail_folder, '/', '/tmp'}
+# folders bwrap made in /tmp on the way to what it mounts there (a venv or checkout under /tmp)
+on_the_way = {os.path.dirname(line.split()[4]) for line in open('/proc/self/mountinfo')
+              if line.split()[4].startswith('/tmp/')} - {'/tmp'}
+folders = {os.path.abspath(entry or own) for entry in sys.path} | {parent_folder, jail_folder, '/', '/tmp'} | on_the_way
 planted = {folder for folder in folders if plant(os.path.join(folder, 'pandas.py'))}
-blocked = planted <= {own, parent_folder, '/tmp'}  # its own folder, and the two emptied after it
+blocked = planted <= {own, parent_folder, '/tmp'} | on_the_way  # its own folder, and those emptied after it
 """,
     # memory parked where no size bounds it, for the kernels after this one
     "a4_park_memory": PLANT + """
@@ -113,8 +116,13 @@ import os
 others = [pid for pid in os.listdir('/proc') if pid.isdigit() and int(pid) not in (1, os.getpid(), os.getppid())]
 ipc = [row for kind in ('shm', 'msg', 'sem') for row in open(f'/proc/sysvipc/{kind}').read().splitlines()[1:]]
 kernels = os.listdir(os.path.dirname(os.getcwd()))
-jail_folder = os.getcwd().split('/')[2]  # /tmp/<the jail's folder>/kernels/<this kernel's>: a mount point
-blocked = (os.listdir('/tmp') == [jail_folder] and not os.listdir('/dev/shm') and not ipc and not others
+mounts = {line.split()[4] for line in open('/proc/self/mountinfo')}  # the jail's own folder, a venv under /tmp
+def leftovers(folder):
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if path not in mounts:
+            yield from leftovers(path) if any(m.startswith(path + '/') for m in mounts) else [path]
+blocked = (not list(leftovers('/tmp')) and not os.listdir('/dev/shm') and not ipc and not others
            and kernels == [os.path.basename(os.getcwd())])
 """
 

@@ -163,11 +163,31 @@ def _reset(children: dict[int, int | None], root: str) -> int:
         time.sleep(0.01)
         _reap(children)
     _reap(children)
+    mounted = _mount_points()
     for shared in ("/tmp", "/dev/shm", root):
-        for name in os.listdir(shared):
-            _remove(os.path.join(shared, name))
+        _empty(shared, mounted)
     _remove_ipc_objects()
     return killed
+
+
+def _empty(folder: str, mounted: set[str]) -> None:
+    """Remove everything in `folder` but what the jail holds mounted there (its own folder, a
+    venv or checkout under /tmp), and the folders leading to those, emptied of all else."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if path in mounted:
+            continue
+        if any(point.startswith(path + "/") for point in mounted):
+            _empty(path, mounted)
+        else:
+            _remove(path)
+
+
+def _mount_points() -> set[str]:
+    """Where the jail has something mounted (bwrap's binds: under /tmp when the jail's folder, the
+    checkout or a venv lie there)."""
+    with open("/proc/self/mountinfo") as table:
+        return {line.split()[4] for line in table if len(line.split()) > 4}
 
 
 IPC_RMID = 0
