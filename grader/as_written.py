@@ -12,6 +12,7 @@ result is `tampered`, in the notebook's run and in the clean replay alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import replace
@@ -23,7 +24,7 @@ from grader.results import CheckResult, StepResult
 from grader.runs import CellRun
 from grader.snapshot import Snapshot
 from grader.spec import ExerciseSpec
-from grader.steps import StepMap
+from grader.steps import IPYTHON_CHARS, StepMap
 
 OTHER_TEXT = "text"  # the evidence: the kernel compiled other code than the cell's text
 PIPELINE = "pipeline: "  # ... or the notebook changed how IPython turns text into code
@@ -32,23 +33,29 @@ _MAGIC_LINE = re.compile(r"\s*([A-Za-z_]\w*)(\s.*)?$")
 _RUNS_CELLS = re.compile(r"run_cell|%run\b|run_line_magic\(\s*['\"]run['\"]")
 
 
-def rewrite_evidence(source: str, snapshot: Snapshot | None) -> str:
-    """'' when the kernel ran `source` as written, as far as its snapshot shows; else the evidence."""
+def rewrite_evidence(source: str, snapshot: Snapshot | None, compare_text: bool = True) -> str:
+    """'' when the kernel ran `source` as written, as far as its snapshot shows; else the evidence.
+    Without `compare_text` (past the notebook's budget for IPython's transformation), only the
+    pipeline is looked at."""
     if snapshot is None or snapshot.error:
         return ""
     if snapshot.pipeline_changed:
         return PIPELINE + ", ".join(snapshot.pipeline_changed)
     compiled = set(snapshot.compiled)
-    if not compiled:
-        return ""  # nothing compiled as a cell: IPython refused the text before compiling it
-    expected = _digests(source)
+    if not compiled or not compare_text:
+        return ""  # nothing compiled as a cell (IPython refused the text), or past what the grader transforms
+    try:
+        expected = _digests(source)
+    except Exception:  # IPython's own transformation gives up (500 magics and more): no evidence either way
+        return ""
     if not compiled & expected:
         return OTHER_TEXT
     extra = compiled - expected
     return OTHER_TEXT if extra and not _RUNS_CELLS.search(source) else ""
 
 
-def _digests(source: str) -> set[str]:
+@functools.lru_cache(maxsize=64)  # the same cell in the notebook's run, its run under Keras 2 and the replay
+def _digests(source: str) -> frozenset[str]:
     """What IPython compiles for this cell's text: the text as transformed (for a single line, the
     line magic automagic makes of it too), and for a cell magic, its body run as a cell."""
     candidates = [TransformerManager().transform_cell(source)]
@@ -59,14 +66,15 @@ def _digests(source: str) -> set[str]:
         body = source.lstrip().partition("\n")[2]
         if body.strip():
             candidates.append(TransformerManager().transform_cell(body))
-    return {hashlib.sha256(candidate.encode("utf-8", "surrogatepass")).hexdigest() for candidate in candidates}
+    return frozenset(hashlib.sha256(candidate.encode("utf-8", "surrogatepass")).hexdigest() for candidate in candidates)
 
 
 def judge_as_written(spec: ExerciseSpec, step_map: StepMap | None, steps: list[StepResult], runs: list[CellRun],
                      lang: str) -> tuple[list[StepResult], list[str]]:
     """`steps` with every step whose code ran in a rewritten cell failed, and the note that says
     what was found; (steps, []) when every cell ran as written."""
-    flagged = [(run, found) for run in runs if (found := rewrite_evidence(run.source, run.snapshot))]
+    flagged = [(run, found) for run, compare in _within_budget(runs)
+               if (found := rewrite_evidence(run.source, run.snapshot, compare))]
     if not flagged:
         return steps, []
     cells = {run.cell_index for run, _ in flagged}
@@ -80,6 +88,16 @@ def judge_as_written(spec: ExerciseSpec, step_map: StepMap | None, steps: list[S
         judged.append(replace(result, score=0, passed=False, checks=[check, *result.checks], reason=check.message)
                       if hit else result)
     return judged, [text("note.rewritten", lang, cell=first.cell_index + 1, evidence=evidence)]
+
+
+def _within_budget(runs: list[CellRun]):
+    """Each run, and whether its text is compared: IPython's transformation of a notebook's cells
+    is bounded in all (IPYTHON_CHARS, the analysis's own bound), like every step of the grader's."""
+    left = IPYTHON_CHARS
+    for run in runs:
+        compare = len(run.source) <= left
+        left -= len(run.source) if compare else 0
+        yield run, compare
 
 
 def _evidence(code: str, lang: str) -> str:

@@ -166,6 +166,12 @@ def judge_model_defined(defined: bool, name: str, lang: str) -> CheckResult:
                        text("explain.model", lang, name=name))
 
 
+def cell_notes(layers: Sequence[LayerState], lang: str) -> list[str]:
+    """Q8's note, once for each kind of cell: a bare `RNN(LSTMCell(n))` was graded as `LSTM(n)`."""
+    cells = dict.fromkeys((layer.cell_type, layer.keras_type) for layer in layers if layer.cell_type)
+    return [text("note.rnn_cell", lang, cell=cell, kind=kind) for cell, kind in cells]
+
+
 def layer_cost(layer: LayerState, spec: LayerSpec) -> float:
     """How unlike the expected layer a layer is, to align a model's layers to the exercise's."""
     cost = 0.0 if layer.keras_type == spec.type else 0.6
@@ -354,18 +360,9 @@ def _setting_check(name: str, expected: object, actual: object, kind_name: str, 
             if mine.get("type") in vocabulary() else text("value.missing", lang)
         return CheckResult(name, want, got, passed, _message(name, want, got, passed, lang))
     actual = normalise(name, actual, spatial_rank(kind_name))
-    passed = actual == expected or (isinstance(expected, float) and isinstance(actual, str) and _same_number(expected, actual))
     # An Embedding's input_dim is its vocabulary, not the model's input dimension.
     label = "vocabulary" if (name, kind(kind_name).family) == ("input_dim", "embedding") else name
-    shown = actual if actual is not None else text("value.missing", lang)
-    return CheckResult(label, expected, shown, passed, _message(label, expected, shown, passed, lang))
-
-
-def _same_number(expected: float, actual: str) -> bool:
-    try:
-        return float(actual) == expected
-    except ValueError:
-        return False
+    return _compare(label, expected, actual, lang)
 
 
 def _kind_params_check(spec: LayerSpec, layer: LayerState, settings: dict, shape_in: tuple | None,
@@ -417,6 +414,9 @@ def _params_check(spec: LayerSpec, layer: LayerState, actual_type: str, incoming
 
 def _shape_check(spec: LayerSpec, layer: LayerState, lang: str) -> CheckResult:
     expected = format_shape(spec.output_shape)
+    if layer.output_shape is None and (layer.outputs or 0) > 1:  # return_state=True: the output and the states
+        return CheckResult("output_shape", expected, text("value.tensors", lang, count=layer.outputs), False,
+                           text("check.several_outputs", lang, count=layer.outputs))
     if layer.output_shape is None:
         return CheckResult("output_shape", expected, text("value.unknown", lang), False,
                            text("check.shape_unknown", lang))
@@ -441,9 +441,40 @@ def _computed_shape_check(spec: LayerSpec, layer: LayerState, shape_in: tuple | 
 
 
 def _compare(name: str, expected, actual, lang: str, missing: str | None = None) -> CheckResult:
-    shown = actual if actual is not None else (missing or text("value.missing", lang))
+    """A value the student's code gave (None: it gave none, said as `missing`) against the expected one."""
     passed = actual == expected
-    return CheckResult(name, expected, shown, passed, _message(name, expected, shown, passed, lang))
+    if actual is None:
+        shown = missing or text("value.missing", lang)
+        return CheckResult(name, expected, shown, passed, _message(name, expected, shown, passed, lang))
+    want, got = shown_values(expected, actual, lang)
+    label = text(f"label.{name}", lang)
+    message = text("check.pass" if passed else "check.fail", lang, label=label, expected=want, actual=got)
+    return CheckResult(name, expected, actual, passed, message)
+
+
+def shown_values(expected: object, actual: object, lang: str) -> tuple[str, str]:
+    """An expected and an actual value as the student tells them apart: text is quoted where the
+    other is not text (`'True'` where True is expected, as the code would write it), and when the
+    two would still read alike, the actual value's type is named ("'True' (a string)")."""
+    want, got = _show(expected), _show(actual)
+    if isinstance(expected, str) != isinstance(actual, str):
+        want, got = _quoted(expected), _quoted(actual)
+    if _show(expected) == _show(actual) and type(expected) is not type(actual):
+        got = text("value.typed", lang, value=got, type=type_in_words(actual, lang))
+    return want, got
+
+
+def type_in_words(value: object, lang: str) -> str:
+    """A value's Python type as the student's language names it: "a string", "字符串"."""
+    name = type(value).__name__
+    return text(f"value.type_{name}", lang) if name in _TYPE_WORDS else name
+
+
+_TYPE_WORDS = frozenset({"str", "int", "float", "bool", "tuple", "list"})
+
+
+def _quoted(value: object) -> str:
+    return repr(value) if isinstance(value, str) else _show(value)
 
 
 def _message(name: str, expected, actual, passed: bool, lang: str) -> str:

@@ -20,6 +20,15 @@ from grader.runs import ErrorInfo
 _CELL_FRAME = re.compile(r"(?:Cell In\s*\[\d*\]|Input In\s*\[\d*\]|File <ipython-input[^>]*>), line (\d+)[^\n]*\n(.*)")
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+# A method called on a class instead of on an object made from it: `model = Sequential`, then `model.add(...)`.
+_UNBOUND_CALL = re.compile(r"missing \d+ required positional argument")
+_CLASS_BOUND = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*((?:\w+\.)*(\w*(?:Sequential|Model)))[ \t]*(?:#.*)?$",
+                          re.MULTILINE)
+# A layer's size that Keras cannot use as a whole number, though it reads like one: '100' or 100.0.
+_SIZE_LIKE_A_NUMBER = re.compile(r"expected a positive integer\. Received: \w+=\d+(?:\.0*)?$")
+_TEXT_AGAINST_NUMBER = re.compile(r"not supported between instances of '(?:str' and '(?:int|float)|(?:int|float)' and 'str)'")
+_LAYER_CALL = re.compile(r"\b[A-Z]\w*\(")
+_SEVERAL_OUTPUTS = "should have a single output tensor"  # tf-keras's Sequential.add, for return_state=True
 
 
 _FIXES = Path(__file__).with_name("fixes.toml")  # old spellings and the message with the modern one
@@ -71,11 +80,28 @@ def undefined_name(error: ErrorInfo) -> str | None:
 def error_sentence(error: ErrorInfo, code: str, lang: str) -> str:
     """`Your code raised NameError at `model.fit(X_train)`: name 'X_train' is not defined. <what to do>`"""
     value = error.evalue.splitlines()[0][:160] if error.evalue else ""
+    value = value[:-1] if value.endswith(".") and not value.endswith("..") else value  # the sentence ends it
     line = error_line(error)
     where = text("error.at_line", lang, line=line[:120]) if line else ""
     sentence = text("error.raised", lang, ename=error.ename, where=where, evalue=value)
+    cause = _class_not_called(error, code, line or "", lang)
+    sentence = f"{cause} {sentence}" if cause else sentence  # the line that made the mistake comes first
     fix = _fix(error, code, line or "", lang)
     return f"{sentence} {fix}" if fix else sentence
+
+
+def _class_not_called(error: ErrorInfo, code: str, line: str, lang: str) -> str | None:
+    """`model = Sequential` (no parentheses) makes the next `model.add(...)` raise: the sentence
+    that names the line that made the mistake, when the failing line calls a method of a name the
+    step's code bound to a class."""
+    if error.ename != "TypeError" or not _UNBOUND_CALL.search(error.evalue):
+        return None
+    for match in _CLASS_BOUND.finditer(code):
+        variable, call, name = match.groups()
+        if re.search(rf"\b{re.escape(variable)}\.\w+\(", line):
+            return text("error.class_not_called", lang, line=match.group().strip(), variable=variable, name=name,
+                        call=call)
+    return None
 
 
 def _fix(error: ErrorInfo, code: str, line: str, lang: str) -> str:
@@ -86,6 +112,12 @@ def _fix(error: ErrorInfo, code: str, line: str, lang: str) -> str:
             return text(f"fix.{key}", lang)
     if error.ename == "SyntaxError" and re.search(r"^\s*print\s+[^(\s]", code, re.MULTILINE):
         return text("fix.print", lang)
+    if _SIZE_LIKE_A_NUMBER.search(error.evalue.splitlines()[0] if error.evalue else ""):
+        return text("fix.size_text", lang)
+    if error.ename == "TypeError" and _TEXT_AGAINST_NUMBER.search(error.evalue) and _LAYER_CALL.search(line):
+        return text("fix.text_size", lang)
+    if _SEVERAL_OUTPUTS in error.evalue and "return_state" in code:
+        return text("fix.return_state", lang)
     gap = machine_gap(error)
     if gap:
         return text("fix.machine_gap", lang, module=gap)

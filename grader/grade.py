@@ -13,23 +13,28 @@ from typing import TypeVar
 from nbformat import NotebookNode
 
 from grader.as_written import judge_as_written
-from grader.checks import compare_network, format_shape
+from grader.checks import cell_notes, compare_network, format_shape
 from grader.errors import machine_gap
 from grader.grading import DEFERRED, StepJudge
 from grader.kernel import KernelOptions, KernelSession, LimitReached, Limits, in_fresh_kernel
-from grader.keras_runtime import KERAS2, KerasRuntime, uses_keras2_api
+from grader.keras_runtime import KERAS2, KerasRuntime, requested_backend, uses_keras2_api
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
 from grader.options import AUTO, GradeOptions
-from grader.replay import TAMPERED, Replay, confirm, replay_notebook, settle_unrunnable
+from grader.replay import NEEDS_REVIEW, TAMPERED, Replay, confirm, replay_notebook, settle_unrunnable
 from grader.results import ErrorResult, GradeResult, LayerResult, StepResult
 from grader.runs import CellRun, printed_text
 from grader.slicing import Part, keeps_every_cell, program, replay_parts, unrunnable_steps
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
-from grader.steps import StepMap, code_cells, map_steps
-from grader.written import Written, written_in
+from grader.steps import CODE_CHARS, IPYTHON_CHARS, TOO_LARGE, TOO_MUCH_IPYTHON, StepMap, code_cells, map_steps
+from grader.written import Written, written_notebook
 
 T = TypeVar("T")
+
+# A notebook's time (Limits.notebook_seconds, --run-timeout) covers its whole grading, from reading
+# it to the clean replay. Its own run, and the run again under Keras 2, end by this share of it:
+# the rest is kept for the replay, which confirms what a run stopped by the limit had graded.
+RUN_SHARE = 2 / 3
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Outcome:
     runs: list[CellRun]
     steps: list[StepResult]
     notes: list[str] = field(default_factory=list)
+    out_of_time: bool = False  # the notebook's time ran out during this run
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,18 @@ class _Grading:
     def under(self, runtime: KerasRuntime) -> _Grading:
         return replace(self, kernel=replace(self.kernel, runtime=runtime))
 
+    def until(self, deadline: float) -> _Grading:
+        return replace(self, kernel=replace(self.kernel, deadline=deadline))
+
+    def time_left(self, needed: float = 0.0) -> bool:
+        """Is there time left before the deadline of the kernels this grading makes, `needed` seconds or more?"""
+        return self.kernel.deadline is None or time.monotonic() + needed < self.kernel.deadline
+
 
 def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> GradeResult:
     """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
     started = time.monotonic()
+    ends = started + options.limits.notebook_seconds
     spec = load_spec(options.exercise)
     nb = read_notebook(path)
     lang = detect_language(notebook_texts(nb)) if options.lang == AUTO else options.lang
@@ -69,22 +83,28 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
     step_map = map_steps(nb, spec)
     kernel = KernelOptions(runtime=runtime, limits=options.limits, warm=options.warm,
                            model_variable=spec.model_variable, policy=spec.policy,
-                           files=tuple(referenced_files(nb, Path(path).parent)))
+                           files=tuple(referenced_files(nb, Path(path).parent)),
+                           deadline=started + RUN_SHARE * options.limits.notebook_seconds)
     grading = _Grading(nb, spec, step_map, kernel, lang, options.replay,
-                       written_in(source for _, source in code_cells(nb)))
+                       written_notebook(nb))
     outcome = asyncio.run(_run(grading))
-    if (retry := runtime.retry(options.keras, outcome.runs)) is not None:
+    if (retry := runtime.retry(options.keras, outcome.runs)) is not None and not outcome.out_of_time \
+            and grading.time_left():
         again = asyncio.run(_run(grading.under(retry)))
         if _score(again) > _score(outcome):
             outcome, grading = again, grading.under(retry)
+    if retry is not None and not grading.time_left():  # the run again was stopped, or not made, for lack of time
+        outcome = _out_of_time(outcome, text("note.limit_run", lang, **_run_share(options.limits)))
     if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # Keras 2 was needed, and helped
         outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
+    if (backend := requested_backend(nb)) is not None:  # Q12: graded with TensorFlow all the same
+        outcome.notes.append(text("note.backend", lang, backend=backend))
     units = program(nb, spec, step_map)
     outcome.steps = settle_unrunnable(spec, outcome.steps, unrunnable_steps(units))
     outcome = _as_written(outcome, grading)
     parts = replay_parts(units)
     if options.replay and _needs_replay(outcome, nb, parts, spec):
-        outcome = asyncio.run(_replayed(outcome, parts, grading))
+        outcome = asyncio.run(_replayed(outcome, parts, grading.until(ends)))
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
 
@@ -108,6 +128,17 @@ def _score(outcome: Outcome) -> int:
     return sum(step.score for step in outcome.steps)
 
 
+def _out_of_time(outcome: Outcome, note: str) -> Outcome:
+    """The outcome of a notebook whose time ran out before its grading was done: what was graded
+    before counts, as when a limit stops its kernel."""
+    return replace(outcome, status="timeout" if outcome.status == "graded" else outcome.status,
+                   notes=[*outcome.notes, note])
+
+
+def _run_share(limits: Limits) -> dict[str, str]:
+    return {"limit": f"{limits.notebook_seconds:g} s", "run": f"{round(RUN_SHARE * limits.notebook_seconds, 1):g} s"}
+
+
 async def _run(grading: _Grading) -> Outcome:
     return await _in_kernel(lambda kernel: _run_in(kernel, grading), grading)
 
@@ -127,17 +158,26 @@ def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part], spec: E
 async def _replayed(outcome: Outcome, parts: list[Part], grading: _Grading) -> Outcome:
     """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
     after the notebook's is gone, with the same options."""
-    def attempt() -> Awaitable[Replay]:
-        return _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts, grading.lang,
-                                                          grading.written),
-                          grading)
+    async def attempt() -> tuple[Replay, float]:
+        started = time.monotonic()
+        replay = await _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts,
+                                                                 grading.lang, grading.written), grading)
+        return replay, time.monotonic() - started
 
-    replay = await attempt()
-    if replay.status != "graded":  # a limit stopped it: a busy machine, or code that hangs only here
-        replay = await attempt()
+    replay, took = await attempt()
+    # A limit stopped it: a busy machine, or code that hangs only here. Once more, if the notebook's
+    # time left allows a replay as long as this one.
+    if replay.status != "graded" and grading.time_left(took):
+        replay, took = await attempt()
     confirmed = confirm(grading.spec, outcome.steps, outcome.runs, outcome.status, replay, grading.lang)
-    return Outcome(keras=outcome.keras, status=TAMPERED if confirmed.tampered else outcome.status,
-                   runs=outcome.runs, steps=confirmed.steps, notes=[*outcome.notes, *confirmed.notes])
+    status = TAMPERED if confirmed.tampered or outcome.status == TAMPERED else \
+        NEEDS_REVIEW if confirmed.review else outcome.status
+    confirmed_outcome = Outcome(keras=outcome.keras, status=status,
+                                runs=outcome.runs, steps=confirmed.steps, notes=[*outcome.notes, *confirmed.notes])
+    if replay.status == "timeout" and not grading.time_left(took):  # no time for another: the notebook's ran out
+        limit = f"{grading.kernel.limits.notebook_seconds:g} s"
+        return _out_of_time(confirmed_outcome, text("note.limit_notebook", grading.lang, limit=limit))
+    return confirmed_outcome
 
 
 def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], grading: _Grading) -> Awaitable[T]:
@@ -161,6 +201,7 @@ async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
         if limit.run is not None:
             runs.append(limit.run)
         outcome.status = limit.status
+        outcome.out_of_time = limit.status == "timeout" and limit.detail == "notebook"
         outcome.notes.append(_limit_note(limit, limits, lang))
     if outcome.status != "graded":  # the kernel is gone: judge what its run showed, without re-runs
         outcome.steps = await StepJudge(spec, step_map, runs, None, lang, defer_reruns=grading.replay,
@@ -181,8 +222,8 @@ def _say_once(message: str) -> None:
 def _limit_note(limit: LimitReached, limits: Limits, lang: str) -> str:
     if limit.status == "kernel_died":
         return text("note.kernel_died", lang, signal=limit.detail or "?")
-    if limit.status == "timeout" and limit.detail == "notebook":
-        return text("note.limit_notebook", lang, limit=f"{limits.notebook_seconds:g} s")
+    if limit.status == "timeout" and limit.detail == "notebook":  # the run's share of the notebook's time
+        return text("note.limit_run", lang, **_run_share(limits))
     if limit.status == "timeout":
         return text("note.limit_cell", lang, limit=f"{limits.cell_seconds:g} s")
     if limit.status == "memory_limit" and limit.detail == "start":
@@ -196,7 +237,7 @@ def _limit_note(limit: LimitReached, limits: Limits, lang: str) -> str:
 
 def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang: str,
             seconds: float) -> GradeResult:
-    notes = list(dict.fromkeys(outcome.notes + _found_notes(outcome.runs, spec, lang)))
+    notes = list(dict.fromkeys(outcome.notes + _found_notes(outcome.runs, spec, lang) + _unread_notes(step_map, lang)))
     probe_errors = {run.snapshot.error for run in outcome.runs if run.snapshot and run.snapshot.error}
     notes += [text("note.probe_failed", lang, error=error) for error in sorted(probe_errors)]
     return GradeResult(
@@ -208,6 +249,17 @@ def _result(path, spec: ExerciseSpec, step_map: StepMap, outcome: Outcome, lang:
         expected_summary=spec.expected_summary, network=_network(spec, outcome))
 
 
+def _unread_notes(step_map: StepMap, lang: str) -> list[str]:
+    """Which cells the analysis took as one block, past one of its bounds (grader/steps.py), and why."""
+    limits = {TOO_LARGE: CODE_CHARS, TOO_MUCH_IPYTHON: IPYTHON_CHARS}
+    notes = []
+    for why, limit in limits.items():
+        cells = [str(index + 1) for index, reason in sorted(step_map.unread.items()) if reason == why]
+        if cells:
+            notes.append(text(f"note.unread_{why}", lang, cells=", ".join(cells), limit=f"{limit:,}"))
+    return notes
+
+
 def _found_notes(runs: list[CellRun], spec: ExerciseSpec, lang: str) -> list[str]:
     """What the grader took on the policies' word (README, "How grading decides"), said once each."""
     notes = []
@@ -217,6 +269,8 @@ def _found_notes(runs: list[CellRun], spec: ExerciseSpec, lang: str) -> list[str
         notes.append(text(key, lang, name=final.found_as, variable=spec.model_variable))
     if final and final.model.passed_through:
         notes.append(text("note.passed_through", lang, layers=", ".join(sorted(set(final.model.passed_through)))))
+    if final:
+        notes += cell_notes(final.layers, lang)  # Q8: RNN(LSTMCell(n)) judged as LSTM(n)
     gaps = sorted({gap for run in runs if (gap := machine_gap(run.error))})
     if gaps:
         notes.append(text("note.machine_gap", lang, modules=", ".join(gaps)))
@@ -238,10 +292,11 @@ def _final_layers(runs: list[CellRun]):
 def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:
     """The final model, layer by layer, each with the step whose cell added it."""
     added_by: dict[int, str | None] = {}
+    step_of = _cell_steps(step_map)
     for run in outcome.runs:
         if run.snapshot and run.snapshot.model:
             for layer in run.snapshot.layers:
-                added_by.setdefault(layer.id, _step_of_cell(step_map, run.cell_index))
+                added_by.setdefault(layer.id, step_of.get(run.cell_index))
     return [LayerResult(index=i, name=layer.name, type=layer.keras_type or layer.class_path,
                         units=layer.units, return_sequences=layer.return_sequences,
                         output_shape=format_shape(layer.output_shape), params=layer.weight_params,
@@ -250,15 +305,20 @@ def _layers(outcome: Outcome, step_map: StepMap) -> list[LayerResult]:
 
 
 def _errors(runs: list[CellRun], step_map: StepMap) -> list[ErrorResult]:
-    return [ErrorResult(cell=run.cell_index, step=_step_of_cell(step_map, run.cell_index),
+    step_of = _cell_steps(step_map)
+    return [ErrorResult(cell=run.cell_index, step=step_of.get(run.cell_index),
                         ename=run.error.ename, evalue=run.error.evalue, traceback=run.error.traceback)
             for run in runs if run.error]
 
 
-def _step_of_cell(step_map: StepMap, cell_index: int) -> str | None:
-    owners = [step for step, chunks in step_map.chunks.items()
-              if any(chunk.cell_index == cell_index for chunk in chunks)]
-    return owners[0] if len(owners) == 1 else None
+def _cell_steps(step_map: StepMap) -> dict[int, str | None]:
+    """Each mapped cell's step; None for a cell with code of several steps. Made once: a notebook
+    may have a great many cells and runs."""
+    owners: dict[int, list[str]] = {}
+    for step, chunks in step_map.chunks.items():
+        for cell in dict.fromkeys(chunk.cell_index for chunk in chunks):
+            owners.setdefault(cell, []).append(step)
+    return {cell: steps[0] if len(steps) == 1 else None for cell, steps in owners.items()}
 
 
 def _summary_text(runs: list[CellRun]) -> str:

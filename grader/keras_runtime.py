@@ -6,21 +6,29 @@ kernel-side modules read that variable; they cannot import this module inside a 
 `--keras auto` starts under Keras 2 when the code passes keywords only Keras 2 accepts, and
 otherwise under Keras 3; when Keras 3 then rejects Keras 2 code, the notebook is run again
 under Keras 2 and the better score is kept.
+
+Either runs on TensorFlow (Q12): the kernel's environment says KERAS_BACKEND=tensorflow, the probe
+imports Keras before any student code (so KERAS_BACKEND set by the notebook comes too late), and
+`keras.config.set_backend` changes nothing in a graded kernel. A notebook that asks for another
+backend is graded with TensorFlow, with a note.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
 from grader.runs import CellRun
-from grader.steps import callee_name, code_cells
+from grader.steps import callee_name, code_cells, readable_cells
 
 AUTO = "auto"
 KERAS_CHOICES = (AUTO, "2", "3")
 LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
+BACKEND_VARIABLE = "KERAS_BACKEND"
+BACKEND = "tensorflow"  # the only backend grading runs Keras with
 
 # Keras 2 code that Keras 3 rejects: the keywords, and Keras 3's error for them.
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
@@ -36,8 +44,8 @@ class KerasRuntime:
 
     @property
     def environment(self) -> dict[str, str]:
-        """What selects this Keras inside a kernel."""
-        return {LEGACY_VARIABLE: "1"} if self.major == 2 else {}
+        """What selects this Keras inside a kernel (and its backend, whatever a configuration file says)."""
+        return {BACKEND_VARIABLE: BACKEND, **({LEGACY_VARIABLE: "1"} if self.major == 2 else {})}
 
     @classmethod
     def first_choice(cls, choice: str, nb: NotebookNode) -> KerasRuntime:
@@ -61,11 +69,12 @@ KERAS3 = KerasRuntime(3)
 
 
 def uses_keras2_api(nb: NotebookNode) -> bool:
-    """Does the code pass keywords that only Keras 2 accepts (input_dim=, batch_input_shape=)?"""
-    for _, source in code_cells(nb):
+    """Does the code pass keywords that only Keras 2 accepts (input_dim=, batch_input_shape=)? Only
+    the code the analysis reads is looked at (grader/steps.py, CODE_CHARS)."""
+    for _, source in readable_cells(nb):
         try:
             tree = ast.parse(source)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or nested too deep to read
             continue
         for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
             keywords = {keyword.arg for keyword in call.keywords} & _KERAS2_KEYWORDS
@@ -87,6 +96,27 @@ def ran_keras2_code(runs: list[CellRun]) -> bool:
         if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:
             return True
     return False
+
+
+# How a notebook asks for a backend: os.environ["KERAS_BACKEND"] = "jax", os.environ.setdefault(
+# "KERAS_BACKEND", "jax"), %env KERAS_BACKEND=jax (or `%env KERAS_BACKEND jax`), keras.config.set_backend("jax").
+# (Each run of blanks is matched by one pattern only: no backtracking over a long one.)
+_BACKEND_ASKED = re.compile(r"""KERAS_BACKEND['"]?[ \t]*(?:\][ \t]*)?=[ \t]*['"]?(\w+)"""
+                            r"""|KERAS_BACKEND['"][ \t]*,[ \t]*['"](\w+)"""
+                            r"""|%(?:set_)?env[ \t]+KERAS_BACKEND[ \t]+(\w+)"""
+                            r"""|set_backend\([ \t]*['"](\w+)""")
+
+
+def requested_backend(nb: NotebookNode) -> str | None:
+    """The Keras backend other than TensorFlow that the notebook's code asks for (the last it
+    asks for, as the last setting wins), or None. Comment lines ask for nothing; only the code the
+    analysis reads is looked at (grader/steps.py, CODE_CHARS)."""
+    asked = None
+    for _, source in readable_cells(nb):
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+        for match in _BACKEND_ASKED.finditer(code):
+            asked = next(group for group in match.groups() if group)
+    return asked.lower() if asked is not None and asked.lower() != BACKEND else None
 
 
 def is_keras2_version(version: str | None) -> bool:

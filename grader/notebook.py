@@ -131,10 +131,10 @@ def referenced_files(nb: NotebookNode, folder: Path, limit: int = INPUT_FILES_BY
     never a file the grader wrote (`_grader_wrote`)."""
     folder = folder.resolve()
     found: dict[str, Path] = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for name in _string_literals(cell.source):
+    from grader.steps import readable_cells  # the cells within the analysis's bound, read once each
+
+    for _, source in readable_cells(nb):
+        for name in _string_literals(source):
             candidate = (folder / name).resolve() if _is_relative_name(name) else None
             if candidate and candidate.is_relative_to(folder) and candidate.is_file() \
                     and candidate.suffix.lower() != NOTEBOOK_SUFFIX:
@@ -205,7 +205,7 @@ def _holds_notebook(path: Path) -> bool:
 def _string_literals(source: str) -> list[str]:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return re.findall(r"""['"]([^'"\n]{1,200})['"]""", source)
     return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
             and 0 < len(node.value) <= 200]

@@ -15,17 +15,15 @@ How the two verdicts make the score (`confirm`):
 - A step scores only when the notebook's run and the replay both pass it. The replay can take
   points away, never give them.
 - A step that passed in the notebook's run and failed in the replay is reported as the replay
-  judged it. The result is `tampered` when no honest notebook does that: the replay raised no error
-  the notebook's run did not raise (the same code, built something else), or raised a SyntaxError
-  the notebook's run did not (the notebook's kernel ran other text than the notebook holds, as an
-  input transformer makes it do). It is also `tampered` when the notebook's final model is not the
-  one the replay built, though the replay ran every step on the student's own model and both
-  raised the same errors.
-- A step the replay failed because it raised another new error (a name or file the notebook made
-  in a way the slice cannot see: code run with exec, a file written by an earlier cell) or was
-  stopped by a limit scores 0 as well, but is not called tampering: the step and the result say
-  what happened, so that an instructor can review it. Falling back to the notebook's verdict
-  there would let a notebook forge its run and break its replay on purpose.
+  judged it, and the result `needs_review`: the two runs disagree, and an honest notebook can make
+  them disagree (code the slice left out: a `print` of what `summary` wrote to a file, a name made
+  with exec), so the grader cannot tell a defect of the slice from a forgery. The note gives both
+  verdicts and what the replay met (a new error, a limit), for an instructor. The same when the
+  notebook's final model is not the one the replay built, though the replay ran every step on the
+  student's own model and both raised the same errors. Falling back to the notebook's verdict
+  would let a notebook forge its run and break its replay on purpose.
+- The result is `tampered` only on evidence no honest notebook produces: a cell that ran other
+  code than the notebook holds (grader/as_written.py), in the notebook's run or in the replay.
 - A replay that a limit stopped is tried once more by the caller (a busy machine is the honest
   cause; code that hangs only in the replay hangs again). One whose kernel could not start even
   then (a limit before any of the notebook's code ran) is no evidence either way: the notebook's
@@ -48,8 +46,8 @@ from grader.spec import ExerciseSpec, StepSpec
 from grader.steps import StepMap
 from grader.written import Written
 
-SYNTAX_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError"})
 TAMPERED = "tampered"
+NEEDS_REVIEW = "needs_review"
 
 
 @dataclass
@@ -66,8 +64,9 @@ class Replay:
 @dataclass
 class Confirmation:
     steps: list[StepResult]
-    tampered: bool
+    tampered: bool  # evidence no honest notebook produces: a cell ran other code than the notebook holds
     notes: list[str]
+    review: bool = False  # the two runs disagree and the grader cannot tell why: for an instructor
 
 
 async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: StepMap, parts: list[Part],
@@ -146,8 +145,11 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
     if not replay.started:
         limit = text(f"report.status_{replay.status}", lang)
         return Confirmation(notebook, False, [text("note.replay_unavailable", lang, status=limit)])
+    if replay.rewritten:  # evidence no honest notebook produces: a replayed cell ran other code
+        return Confirmation([_confirmed(mine, again) for mine, again in zip(notebook, replay.steps)], True,
+                            list(replay.rewritten))
     seen = {run.error.ename for run in runs if run.error}
-    steps, forged, missed = [], [], []
+    steps, unexplained, missed = [], [], []
     for step, mine, again in zip(spec.steps, notebook, replay.steps):
         if mine.judged_on == DEFERRED:
             steps.append(_deferred(step, again, replay, steps, spec, lang))
@@ -155,20 +157,23 @@ def confirm(spec: ExerciseSpec, notebook: list[StepResult], runs: list[CellRun],
         if not mine.passed or again.passed:
             steps.append(mine)
             continue
-        cause = _honest_cause(step, replay, seen, lang)
-        (forged if cause is None else missed).append(str(step.number))
+        cause = _new_error(step, replay, seen, lang)
+        (unexplained if cause is None else missed).append(str(step.number))
         steps.append(_overturned(again, cause or text("note.replay_failed", lang), lang))
-    model_differs = not forged and not missed and _final_model_differs(runs, status, replay)
-    notes = list(replay.rewritten)
-    if replay.rewritten:  # the rewrite is the evidence, and its note says so
-        forged, missed = [], []
-    if forged or model_differs:
-        what = text("note.tampered_steps", lang, steps=", ".join(forged)) if forged else \
-            text("note.tampered_model", lang)
-        notes.append(text("note.tampered", lang, what=what))
+    model_differs = not unexplained and not missed and _final_model_differs(runs, status, replay)
+    notes = []
+    if unexplained or model_differs:
+        what = text("note.review_steps", lang, steps=", ".join(unexplained)) if unexplained else \
+            text("note.review_model", lang)
+        notes.append(text("note.needs_review", lang, what=what))
     if missed:
         notes.append(text("note.replay_missed", lang, steps=", ".join(missed)))
-    return Confirmation(steps, bool(forged) or model_differs or bool(replay.rewritten), notes)
+    return Confirmation(steps, False, notes, review=bool(unexplained or missed or model_differs))
+
+
+def _confirmed(mine: StepResult, again: StepResult) -> StepResult:
+    """A step after a rewritten replay: it scores only when both runs passed it."""
+    return mine if not mine.passed or again.passed else again
 
 
 CODE_NEEDED = ("layers", "summary")  # check kinds that no step passes unless its own code runs
@@ -200,14 +205,14 @@ def _deferred(step: StepSpec, again: StepResult, replay: Replay, earlier: list[S
     return replace(again, judged_on="rerun", notes=[*notes, *again.notes])
 
 
-def _honest_cause(step: StepSpec, replay: Replay, seen: set[str], lang: str) -> str | None:
-    """Why an honest notebook could pass this step in its own run and fail it in the replay, as
-    the step's note; None when no honest notebook could."""
+def _new_error(step: StepSpec, replay: Replay, seen: set[str], lang: str) -> str | None:
+    """What the replay met that the notebook's run did not (a limit, an error it raised), as the
+    step's note; None when nothing explains the disagreement."""
     if step.id not in replay.errors:
         return text("note.replay_stopped", lang, status=text(f"report.status_{replay.status}", lang)) \
             if replay.status != "graded" else None
     new = [error for error in replay.errors[step.id] if error.ename not in seen]
-    if not new or any(error.ename in SYNTAX_ERRORS for error in new):
+    if not new:
         return None
     first = f"{new[0].ename}: {new[0].evalue}".splitlines()[0][:160]
     return text("note.replay_error", lang, error=first)

@@ -16,7 +16,7 @@ from typing import Any
 # that could not be read; in batch mode, a failure of the grader itself; a notebook whose own run
 # and clean replay disagree as no honest notebook does (grader/replay.py).
 STATUSES = ("graded", "timeout", "memory_limit", "cpu_limit", "file_size_limit", "process_limit",
-            "output_limit", "disk_limit", "kernel_died", "unreadable", "error", "tampered")
+            "output_limit", "disk_limit", "kernel_died", "unreadable", "error", "tampered", "needs_review")
 STORED_CHARS = 20_000
 STORED_ITEMS = 200
 TRUNCATED = "… (truncated)"

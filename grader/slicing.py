@@ -13,20 +13,22 @@ belonging to the step whose code it is (grader/steps.py) or to none. A statement
   that sets the name as a global.
 
 Everything else (printing, plotting, training, installing input transformers, patching IPython)
-is left out. A cell that does not parse is kept whole when it is a step's code, else left out.
+is left out. A cell that does not parse is kept whole when it is a step's code, else left out; so
+is a cell the analysis takes as one block, past its bounds (grader/steps.py, CODE_CHARS).
 """
 
 from __future__ import annotations
 
 import ast
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 
 from grader.spec import ExerciseSpec
-from grader.steps import StepMap, callee_name, code_cells
+from grader.steps import LINE_END, Reading, StepMap, Unread, callee_name, code_cells
 
 # Calls on the model that train, predict or save: costly, and they build no layer.
 NOT_BUILDING = frozenset({"fit", "fit_generator", "evaluate", "evaluate_generator", "predict",
@@ -42,7 +44,6 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
            ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_PARSE_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Statement:
     binds: frozenset[str]  # names bound or changed in place
     builds: bool  # builds the model: always kept
     always: bool  # an import, or a magic that brings code or files: always kept
+    calls: frozenset[str] = frozenset()  # functions it reads that declare globals: calling one may set them
+    declares: tuple[tuple[str, frozenset[str]], ...] = ()  # functions it defines that declare globals, and those
 
 
 @dataclass(frozen=True)
@@ -107,30 +110,49 @@ def keeps_every_cell(nb: NotebookNode, parts: list[Part], given: frozenset[str] 
 
 def kept(statements: list[Statement]) -> list[bool]:
     """Which statements the replay runs: those that build the model or are always kept, and every
-    earlier one that binds or changes a name a kept statement reads."""
+    earlier one that binds or changes a name a kept statement reads, or calls a function that
+    declares such a name global."""
+    writes: dict[str, frozenset[str]] = {}
+    for statement in statements:
+        writes.update(statement.declares)
+    writers: dict[str, list[str]] = {}  # a global, to the functions that declare it
+    for function, names in writes.items():
+        for name in names:
+            writers.setdefault(name, []).append(function)
     needed: set[str] = set()
+    needed_writers: set[str] = set()  # the functions that declare a needed name global
     keep = [False] * len(statements)
     for index in range(len(statements) - 1, -1, -1):
         statement = statements[index]
-        if statement.builds or statement.always or statement.binds & needed:
+        if statement.builds or statement.always or statement.binds & needed or statement.calls & needed_writers:
             keep[index] = True
-            needed |= statement.reads
+            for name in statement.reads - needed:
+                needed.add(name)
+                needed_writers.update(writers.get(name, ()))
     return keep
 
 
 def program(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[Unit]:
-    """The notebook's code as units of statements, in notebook order."""
-    raw = [(index, step, source, _parse(source)) for index, step, source in _units(nb, spec, step_map)]
+    """The notebook's code as units of statements, in notebook order. The cells the step map took
+    as one block (`unread`) are not read here either."""
+    reading = Reading()
+    raw = [(index, step, source, None if index in step_map.unread else _parse(source, reading))
+           for index, step, source in _units(nb, spec, step_map)]
     trees = [stmt for *_, body in raw if body for stmt in body[1]]
-    model: set[str] = set()
-    while True:  # names bound to a model, and functions and classes that make or use one
-        grown = _model_names(trees, spec.model_variable, model)
-        grown |= _model_functions(trees, grown)
-        if grown == model:
-            break
-        model = grown
-    writes = _global_writes(trees)
-    return [_unit(index, step, source, body, model, writes) for index, step, source, body in raw]
+    model = _model_names(trees, spec.model_variable)
+    declares = {id(tree): _global_writes(tree) for tree in trees}
+    writes = {function: names for tree in trees for function, names in declares[id(tree)].items()}
+    return [_unit(index, step, source, body, _Names(model, writes, declares), reading)
+            for index, step, source, body in raw]
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What the whole program tells about the names one statement uses."""
+
+    model: set[str]  # names bound to a model, and functions and classes that make or use one
+    writes: dict[str, set[str]]  # functions that declare globals, and those globals
+    declares: dict[int, dict[str, set[str]]]  # by id of a top-level statement: the part of `writes` it defines
 
 
 def _units(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[tuple[int, str | None, str]]:
@@ -143,47 +165,62 @@ def _units(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[tupl
             for step, text in by_cell.get(index, [(None, source)])]
 
 
-def _unit(index: int, step: str | None, source: str, body: tuple[str, list[ast.stmt]] | None,
-          model: set[str], writes: dict[str, set[str]]) -> Unit:
+def _unit(index: int, step: str | None, source: str, body: tuple[Code, list[ast.stmt]] | None,
+          names: _Names, reading: Reading) -> Unit:
     if body is None:  # does not parse: the step's code is replayed as written, other code is not
         opaque = Statement(source, frozenset(), frozenset(), builds=step is not None, always=False)
         return Unit(index, step, source, (opaque,), parsed=False)
     code, stmts = body
-    return Unit(index, step, source, tuple(_statement(code, stmt, step, model, writes) for stmt in stmts),
+    return Unit(index, step, source, tuple(_statement(code, stmt, step, names, reading) for stmt in stmts),
                 parsed=True)
 
 
-def _parse(source: str) -> tuple[str, list[ast.stmt]] | None:
+class Code:
+    """A cell's Python code, to cut its statements out of by their positions. The line starts are
+    found once: ast.get_source_segment splits the whole code again for each statement, one
+    character at a time (hours for a few hundred statements beside a line of some MiB)."""
+
+    def __init__(self, text: str) -> None:
+        self.data = text.encode()
+        self.starts = [0, *(match.end() for match in _LINE_END.finditer(self.data))]
+
+    def segment(self, stmt: ast.stmt) -> str:
+        """The statement's own text, with its decorators."""
+        decorators = getattr(stmt, "decorator_list", [])
+        start = self._offset(stmt.lineno, stmt.col_offset)
+        text = self.data[start:self._offset(stmt.end_lineno, stmt.end_col_offset)]
+        if decorators:
+            text = self.data[self._offset(decorators[0].lineno, 0):self._offset(stmt.lineno, 0)] + text
+        return text.decode(errors="replace")
+
+    def _offset(self, line: int, column: int) -> int:
+        return self.starts[line - 1] + column
+
+
+_LINE_END = re.compile(LINE_END.pattern.encode())  # as Python's parser (and ast.get_source_segment) ends lines
+
+
+def _parse(source: str, reading: Reading) -> tuple[Code, list[ast.stmt]] | None:
     """The cell as Python (IPython's magics turned into calls) and its top-level statements."""
     try:
-        code = TransformerManager().transform_cell(source)
-        return code, compile(code, "<cell>", "exec", _PARSE_FLAGS).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        parsed = reading.parse(source)
+    except Unread:
         return None
+    return (Code(parsed.code), parsed.body) if parsed is not None else None
 
 
-def _statement(code: str, stmt: ast.stmt, step: str | None, model: set[str],
-               writes: dict[str, set[str]]) -> Statement:
-    source = _segment(code, stmt)
+def _statement(code: Code, stmt: ast.stmt, step: str | None, names: _Names, reading: Reading) -> Statement:
+    source = code.segment(stmt)
     try:
-        nodes = [stmt, *_embedded(stmt)]
+        nodes = [stmt, *(_embedded(stmt, reading) if "_magic" in source else ())]  # run_line_magic, run_cell_magic
         reads = set().union(*(_reads(node) for node in nodes))
         binds = set().union(*(_binds(node) for node in nodes))
-        binds |= {name for function in reads & writes.keys() for name in writes[function]}
-        builds = not isinstance(stmt, _DEFINITIONS) and any(_uses(node, model) for node in nodes)
+        builds = not isinstance(stmt, _DEFINITIONS) and any(_uses(node, names.model) for node in nodes)
     except RecursionError:  # nested too deep to read: kept if it is a step's code
         return Statement(source, frozenset(), frozenset(), builds=step is not None, always=False)
-    return Statement(source, frozenset(reads), frozenset(binds), builds, _always(stmt))
-
-
-def _segment(code: str, stmt: ast.stmt) -> str:
-    """The statement's own text, with its decorators."""
-    text = ast.get_source_segment(code, stmt) or ""
-    decorators = getattr(stmt, "decorator_list", [])
-    if decorators:
-        lines = code.splitlines(keepends=True)
-        text = "".join(lines[decorators[0].lineno - 1:stmt.lineno - 1]) + text
-    return text
+    declares = tuple((function, frozenset(globals_)) for function, globals_ in names.declares[id(stmt)].items())
+    return Statement(source, frozenset(reads), frozenset(binds), builds, _always(stmt),
+                     calls=frozenset(reads & names.writes.keys()), declares=declares)
 
 
 # --- reading names ---
@@ -199,28 +236,60 @@ def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(current))
 
 
+@dataclass(frozen=True)
+class _Leave:
+    """Where a walk leaves a scope, and the names the scope binds."""
+
+    names: frozenset[str]
+
+
 def _reads(node: ast.AST) -> set[str]:
     """The names `node` reads from the notebook's namespace (a function's own parameters and
-    locals are not)."""
+    locals are not): each name read where no scope around it, within `node`, binds it. One walk,
+    counting the scopes that bind each name."""
+    found: set[str] = set()
+    bound: Counter[str] = Counter()
+    work: list[ast.AST | _Leave] = [node]
+    while work:
+        item = work.pop()
+        if isinstance(item, _Leave):
+            bound.subtract(item.names)
+            continue
+        scope = _scope(item)
+        if scope is None:
+            if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load) and not bound[item.id]:
+                found.add(item.id)
+            if isinstance(item, ast.AugAssign) and isinstance(item.target, ast.Name) and not bound[item.target.id]:
+                found.add(item.target.id)
+            work.extend(ast.iter_child_nodes(item))
+            continue
+        outside, inside, names = scope
+        work.extend(outside)  # read in the scope around: after the inside, once its names are let go
+        work.append(_Leave(names))
+        work.extend(inside)
+        bound.update(names)
+    return found
+
+
+def _scope(node: ast.AST) -> tuple[list[ast.AST], list[ast.AST], frozenset[str]] | None:
+    """For a function, lambda or comprehension: what it reads in the scope around it (decorators,
+    defaults), what it reads in its own, and the names its own scope binds. Annotations are not read."""
     if isinstance(node, _FUNCTIONS):
         outside = [*node.decorator_list, *node.args.defaults, *filter(None, node.args.kw_defaults)]
-        inside = _union(_reads(stmt) for stmt in node.body) - _parameters(node.args) - _locals(node.body)
-        return _union(_reads(item) for item in outside) | inside
+        return outside, list(node.body), frozenset(_parameters(node.args) | _locals(node.body))
     if isinstance(node, ast.Lambda):
-        return _union(_reads(item) for item in node.args.defaults) | (_reads(node.body) - _parameters(node.args))
+        return list(node.args.defaults), [node.body], frozenset(_parameters(node.args))
     if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
         targets = _union(_stored(generator.target) for generator in node.generators)
-        return _union(_reads(child) for child in ast.iter_child_nodes(node)) - targets
-    if isinstance(node, ast.Name):
-        return {node.id} if isinstance(node.ctx, ast.Load) else set()
-    extra = {node.target.id} if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) else set()
-    return extra | _union(_reads(child) for child in ast.iter_child_nodes(node))
+        return [], list(ast.iter_child_nodes(node)), frozenset(targets)
+    return None
 
 
 def _binds(node: ast.AST) -> set[str]:
     """The names `node` binds or changes in place in its own scope."""
-    names = _bound(node)
+    names: set[str] = set()
     for inner in _own_nodes(node):
+        _add_bound(inner, names)
         names |= _changed(inner)
     return names
 
@@ -229,13 +298,17 @@ def _bound(node: ast.AST) -> set[str]:
     """The names `node` binds in its own scope: assigned, deleted, defined or imported."""
     names: set[str] = set()
     for inner in _own_nodes(node):
-        if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
-            names.add(inner.id)
-        elif isinstance(inner, _DEFINITIONS):
-            names.add(inner.name)
-        elif isinstance(inner, (ast.Import, ast.ImportFrom)):
-            names |= {alias.asname or alias.name.split(".")[0] for alias in inner.names if alias.name != "*"}
+        _add_bound(inner, names)
     return names
+
+
+def _add_bound(node: ast.AST, names: set[str]) -> None:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        names.add(node.id)
+    elif isinstance(node, _DEFINITIONS):
+        names.add(node.name)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        names |= {alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name != "*"}
 
 
 def _changed(node: ast.AST) -> set[str]:
@@ -290,42 +363,46 @@ def _union(sets: Iterable[set[str]]) -> set[str]:
 
 # --- the model ---
 
-def _model_names(trees: list[ast.stmt], variable: str, known: set[str] = frozenset()) -> set[str]:
-    """The spec's variable, and every name assigned a model name, a new Sequential/Model, or what a
-    function or class that makes one returns (`m = build_model()`, `net = Forecaster()`)."""
-    names = {variable, *known}
-    assigns = [node for tree in trees for node in _own_nodes(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))]
-    grew = True
-    while grew:
-        grew = False
-        for node in assigns:
-            if node.value is not None and _makes_model(node.value, names):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                new = {target.id for target in targets if isinstance(target, ast.Name)} - names
-                names |= new
-                grew = grew or bool(new)
-    return names
-
-
-def _makes_model(value: ast.AST, names: set[str]) -> bool:
-    if isinstance(value, ast.Name):
-        return value.id in names
-    return isinstance(value, ast.Call) and (callee_name(value) in MODEL_CONSTRUCTORS or callee_name(value) in names)
-
-
-def _model_functions(trees: list[ast.stmt], names: set[str]) -> set[str]:
-    """Functions and classes whose bodies use a model name or another such function."""
-    definitions = [node for tree in trees for node in _own_nodes(tree) if isinstance(node, _DEFINITIONS)]
-    found: set[str] = set()
-    grew = True
-    while grew:
-        grew = False
-        for node in definitions:
-            if node.name not in found and any(_uses(stmt, names | found) or _constructs_model(stmt)
-                                              for stmt in node.body):
-                found.add(node.name)
-                grew = True
+def _model_names(trees: list[ast.stmt], variable: str) -> set[str]:
+    """The names bound to a model, and the functions and classes that make or use one: the spec's
+    variable; every name assigned one of these names, a new Sequential/Model, or what one of them
+    returns (`m = build_model()`, `net = Forecaster()`); every function or class whose body uses
+    one of them or makes a new model. The smallest such set: what its seeds lead to, in one walk
+    of the code (an alias chain written backwards made a loop over the code once per alias)."""
+    seeds = {variable}
+    leads: dict[str, set[str]] = {}  # a name, to the names that are model names once it is one
+    for node in (node for tree in trees for node in _own_nodes(tree)):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {target.id for target in targets if isinstance(target, ast.Name)}
+            if isinstance(node.value, ast.Call) and callee_name(node.value) in MODEL_CONSTRUCTORS:
+                seeds |= names
+            elif (source := _model_source(node.value)) is not None:
+                leads.setdefault(source, set()).update(names)
+        elif isinstance(node, _DEFINITIONS):
+            if any(_constructs_model(stmt) for stmt in node.body):
+                seeds.add(node.name)
+            for name in _used_names(node.body):
+                leads.setdefault(name, set()).add(node.name)
+    found, waiting = set(seeds), list(seeds)
+    while waiting:
+        for name in leads.get(waiting.pop(), ()):
+            if name not in found:
+                found.add(name)
+                waiting.append(name)
     return found
+
+
+def _model_source(value: ast.AST) -> str | None:
+    """The name that makes `value` a model when it is a model name: `m` of `m`, `f` of `f(...)`."""
+    if isinstance(value, ast.Name):
+        return value.id
+    return callee_name(value) if isinstance(value, ast.Call) else None
+
+
+def _used_names(body: list[ast.stmt]) -> set[str]:
+    """The names `_uses` looks at in `body`."""
+    return {inner.id for stmt in body for inner in _using(stmt)}
 
 
 def _constructs_model(node: ast.AST) -> bool:
@@ -334,22 +411,30 @@ def _constructs_model(node: ast.AST) -> bool:
 
 def _uses(node: ast.AST, names: set[str]) -> bool:
     """Does `node` use one of `names`, other than to train, predict or save (`model.fit(...)`)?"""
-    skipped = {id(call.func.value) for call in ast.walk(node)
-               if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-               and call.func.attr in NOT_BUILDING and isinstance(call.func.value, ast.Name)}
-    return any(isinstance(inner, ast.Name) and inner.id in names and id(inner) not in skipped
-               for inner in ast.walk(node))
+    return any(inner.id in names for inner in _using(node))
 
 
-def _global_writes(trees: list[ast.stmt]) -> dict[str, set[str]]:
-    """For each function that declares globals, the names it declares: calling it may set them."""
+def _using(node: ast.AST) -> list[ast.Name]:
+    """The names in `node` but those it only trains, predicts or saves with (`model.fit(...)`)."""
+    names: list[ast.Name] = []
+    skipped: set[int] = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name):
+            names.append(inner)
+        elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
+                and inner.func.attr in NOT_BUILDING and isinstance(inner.func.value, ast.Name):
+            skipped.add(id(inner.func.value))
+    return [name for name in names if id(name) not in skipped]
+
+
+def _global_writes(tree: ast.stmt) -> dict[str, set[str]]:
+    """For each function `tree` defines that declares globals, the names it declares: calling it may set them."""
     writes: dict[str, set[str]] = {}
-    for tree in trees:
-        for node in _own_nodes(tree):
-            if isinstance(node, _FUNCTIONS):
-                names = {name for inner in ast.walk(node) if isinstance(inner, ast.Global) for name in inner.names}
-                if names:
-                    writes[node.name] = names
+    for node in _own_nodes(tree):
+        if isinstance(node, _FUNCTIONS):
+            names = {name for inner in ast.walk(node) if isinstance(inner, ast.Global) for name in inner.names}
+            if names:
+                writes[node.name] = names
     return writes
 
 
@@ -376,12 +461,12 @@ def _magic(node: ast.AST) -> tuple[str, str, str] | None:
     return node.func.attr, texts[0], texts[-1]
 
 
-def _embedded(stmt: ast.stmt) -> list[ast.stmt]:
+def _embedded(stmt: ast.stmt, reading: Reading) -> list[ast.stmt]:
     """The code that a magic in `stmt` runs (`%time model.add(...)`, a `%%time` cell)."""
     found = []
     for node in ast.walk(stmt):
         magic = _magic(node)
         if magic is not None and magic[1] in CODE_MAGICS:
-            parsed = _parse(magic[2])
+            parsed = _parse(magic[2], reading)
             found.extend(parsed[1] if parsed else [])
     return found

@@ -25,6 +25,8 @@ class LayerState:
     output_shape: tuple[int | None, ...] | None
     input_shape: tuple[int | None, ...] | None = None  # of the tensor it is wired to, when known
     wrapped_type: str | None = None  # the Keras layer a wrapper (Bidirectional, ...) holds
+    cell_type: str | None = None  # the cell of a bare RNN reported as its layer: RNN(LSTMCell(n)) is an LSTM (Q8)
+    outputs: int | None = None  # how many tensors it returns, when more than one (return_state=True)
     # Its settings the vocabulary compares (grader/layers.toml); a wrapper's "layer" is the wrapped one's.
     attributes: dict = field(default_factory=dict)
 
@@ -134,6 +136,8 @@ def _layer(data: dict) -> LayerState:
         output_shape=_shape(data.get("output_shape")),
         input_shape=_shape(data.get("input_shape")),
         wrapped_type=_str(data.get("wrapped_type")),
+        cell_type=_str(data.get("cell")),
+        outputs=_int(data.get("outputs")),
         attributes=_attributes(data),
     )
 
@@ -152,7 +156,7 @@ def _plain(value) -> dict:
     if not isinstance(value, dict):
         return {}
     return {str(key): tuple(item) if isinstance(item, list) else item for key, item in value.items()
-            if isinstance(item, (bool, int, str)) or (isinstance(item, list) and _shape(item) is not None)}
+            if isinstance(item, (bool, int, float, str)) or (isinstance(item, list) and _shape(item) is not None)}
 
 
 def _compiled(value) -> dict | None:

@@ -85,10 +85,10 @@ class Policy:
     """How grading decides where an exercise leaves room (README, "How grading decides"); each is
     a key of the spec's [policy] table."""
 
-    # Layers that only regularise or reshape nothing, accepted between the asked layers (Q1).
+    # Layers that only regularise, mask or reshape nothing, accepted beside the asked layers (Q1, Q9).
     pass_through: frozenset[str] = frozenset({
         "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
-        "GaussianNoise", "AlphaDropout", "ActivityRegularization", "Activation", "Flatten"})
+        "GaussianNoise", "AlphaDropout", "ActivityRegularization", "Activation", "Flatten", "Masking"})
     # No usable model under the model variable: grade the one whose summary was printed, else
     # the only Keras model among the globals (Q2, Q3).
     find_model: bool = True

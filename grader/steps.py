@@ -5,16 +5,18 @@ mark belongs to the marked cell above it (students add cells below the given one
 without marks are read statement by statement: layer, model and summary calls are aligned to the
 steps the spec expects, and a cell that holds several steps is split between its statements.
 When the code cannot be mapped with confidence the map says so, and the final model is judged
-as a whole instead.
+as a whole instead. What the analysis reads of a notebook is bounded (CODE_CHARS, IPYTHON_CHARS):
+a cell past the bounds is taken as one block, like a cell that does not parse.
 """
 
 from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
-from IPython.core.inputtransformer2 import TransformerManager
+from IPython.core.inputtransformer2 import TRANSFORM_LOOP_LIMIT, TransformerManager
 from nbformat import NotebookNode
 
 from grader.align import align
@@ -22,6 +24,17 @@ from grader.spec import ExerciseSpec
 
 METADATA_KEY = "lstm_grader"
 _INPUT_LAYERS = {"Input", "InputLayer"}
+_PARSE_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+LINE_END = re.compile(r"\r\n|\r|\n")  # where Python's parser ends a line (not str.splitlines's \f, \x1c, ...)
+
+# What the grader's own analysis of one notebook reads, so that no notebook makes it run for long:
+# a cell past either bound is not read statement by statement but taken as one block, as a cell
+# that does not parse is (README, Command line), and the student is told.
+CODE_CHARS = 2**17  # the notebook's code read statement by statement, in notebook order
+CELL_CHARS = 200  # what reading one more cell costs beyond its code, counted as characters of it
+IPYTHON_CHARS = 2**19  # text IPython's tokenizer goes through to turn magics and shell commands into calls
+TOO_LARGE = "too_large"  # why a cell was not read: past CODE_CHARS
+TOO_MUCH_IPYTHON = "too_much_ipython"  # past IPYTHON_CHARS
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class Chunk:
 class StepMap:
     method: str  # "metadata", "content", or "none" when the code could not be mapped
     chunks: dict[str, tuple[Chunk, ...]] = field(default_factory=dict)
+    unread: dict[int, str] = field(default_factory=dict)  # cells taken as one block: why (TOO_LARGE, ...)
 
     @property
     def confident(self) -> bool:
@@ -61,6 +75,104 @@ class Event:
     return_sequences: bool | None = None
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A cell's code as Python (IPython's syntax turned into calls), and its top-level statements."""
+
+    code: str
+    body: list[ast.stmt]
+
+
+@dataclass(frozen=True)
+class CellCode:
+    """A code cell as the analysis reads it."""
+
+    index: int
+    source: str
+    parsed: Parsed | None  # None: not Python even with IPython's syntax turned, or not read
+    unread: str | None = None  # why the cell was taken as one block without reading it (TOO_LARGE, ...)
+
+
+class Unread(Exception):
+    """Reading a cell would take the analysis past one of its bounds."""
+
+
+@dataclass
+class Reading:
+    """What is left of one notebook's IPython bound, spent as its cells are parsed."""
+
+    ipython_chars: int = IPYTHON_CHARS
+    manager: TransformerManager = field(default_factory=TransformerManager, repr=False)
+
+    def cell(self, index: int, source: str) -> CellCode:
+        try:
+            return CellCode(index, source, self.parse(source))
+        except Unread:
+            return CellCode(index, source, None, TOO_MUCH_IPYTHON)
+
+    def parse(self, source: str) -> Parsed | None:
+        """`source` as IPython runs it (TransformerManager.transform_cell: magics and shell
+        commands turned into calls), parsed; None when even so it is not Python. IPython tokenizes
+        the whole cell again for each magic it turns: that is what IPYTHON_CHARS bounds (Unread
+        past it). Python needs no turning (IPython's token transforms find nothing in it), so it
+        is only compiled."""
+        lines = (source if source.endswith("\n") else source + "\n").splitlines(keepends=True)
+        try:
+            for transform in self.manager.cleanup_transforms + self.manager.line_transforms:
+                lines = transform(lines)
+            code = "".join(lines)
+            try:
+                return Parsed(code, _body(code))
+            except (SyntaxError, ValueError):  # IPython's syntax, or not Python
+                pass
+            turned = False
+            for _ in range(TRANSFORM_LOOP_LIMIT):
+                self._spend(len(code))
+                changed, lines = self.manager.do_one_token_transform(lines)
+                if not changed:
+                    return Parsed(code, _body(code)) if turned else None
+                code, turned = "".join(lines), True
+            return None  # still changing after IPython's own number of turns: it gives up too
+        except Unread:
+            raise
+        except Exception:  # not Python, too deep to compile, or IPython failing on it: as a cell that does not parse
+            return None
+
+    def _spend(self, chars: int) -> None:
+        if chars > self.ipython_chars:
+            raise Unread
+        self.ipython_chars -= chars
+
+
+def _body(code: str) -> list[ast.stmt]:
+    return compile(code, "<cell>", "exec", _PARSE_FLAGS).body
+
+
+def read_cells(nb: NotebookNode) -> list[CellCode]:
+    """The notebook's code cells as the analysis reads them, within its bounds."""
+    reading = Reading()
+    return [reading.cell(index, source) if fits else CellCode(index, source, None, TOO_LARGE)
+            for index, source, fits in _sized_cells(nb)]
+
+
+def readable_cells(nb: NotebookNode) -> list[tuple[int, str]]:
+    """The code cells within CODE_CHARS: those the analysis reads statement by statement (unless
+    their IPython syntax is past its own bound)."""
+    return [(index, source) for index, source, fits in _sized_cells(nb) if fits]
+
+
+def _sized_cells(nb: NotebookNode) -> list[tuple[int, str, bool]]:
+    """Each code cell, and whether it fits in what is left of CODE_CHARS after the cells before it
+    that did (a cell that does not leaves the rest to the cells after it)."""
+    left = CODE_CHARS
+    sized = []
+    for index, source in code_cells(nb):
+        cost = len(source) + CELL_CHARS
+        sized.append((index, source, cost <= left))
+        left -= cost if cost <= left else 0
+    return sized
+
+
 def code_cells(nb: NotebookNode) -> list[tuple[int, str]]:
     return [(index, cell.source) for index, cell in enumerate(nb.cells)
             if cell.cell_type == "code" and cell.source.strip()]
@@ -69,17 +181,19 @@ def code_cells(nb: NotebookNode) -> list[tuple[int, str]]:
 def map_steps(nb: NotebookNode, spec: ExerciseSpec) -> StepMap:
     """By the cells' marks, unless a marked cell holds more than its step (a whole model written
     in the first answer cell): then, like an unmarked notebook, statement by statement."""
-    cells = code_cells(nb)
+    cells = read_cells(nb)
     marked = _map_by_metadata(nb, spec)
-    if marked is not None and not _overfilled(marked, spec):
-        return marked
-    return _map_by_content(cells, spec)
+    mapped = marked if marked is not None and not _overfilled(marked, cells, spec) else _map_by_content(cells, spec)
+    unread = {cell.index: cell.unread for cell in cells if cell.unread}
+    return replace(mapped, unread=unread) if unread else mapped
 
 
-def _overfilled(marked: StepMap, spec: ExerciseSpec) -> bool:
+def _overfilled(marked: StepMap, cells: list[CellCode], spec: ExerciseSpec) -> bool:
+    parsed = {cell.index: cell.parsed for cell in cells}
     for step in spec.steps:
-        for chunk in marked.chunks.get(step.id, ()):
-            events = [event for _, events, _ in _statements(chunk.source, spec) or () for event in events]
+        for chunk in marked.chunks.get(step.id, ()):  # whole cells
+            events = [event for _, events, _ in _statements(parsed[chunk.cell_index], spec) or ()
+                      for event in events]
             layers = sum(event.kind == "layer" for event in events)
             summary = any(event.kind == "summary" for event in events)
             if layers > len(step.layers) or (summary and not step.prints_summary):
@@ -102,8 +216,8 @@ def _map_by_metadata(nb: NotebookNode, spec: ExerciseSpec) -> StepMap | None:
     return StepMap("metadata", {step: tuple(found) for step, found in chunks.items()})
 
 
-def _map_by_content(cells: list[tuple[int, str]], spec: ExerciseSpec) -> StepMap:
-    parsed = [(index, _statements(source, spec)) for index, source in cells]
+def _map_by_content(cells: list[CellCode], spec: ExerciseSpec) -> StepMap:
+    parsed = [(cell.index, _statements(cell.parsed, spec)) for cell in cells]
     items = []  # (cell position, statement position or None, event)
     for position, (_, statements) in enumerate(parsed):
         if statements is None:
@@ -124,22 +238,23 @@ def _map_by_content(cells: list[tuple[int, str]], spec: ExerciseSpec) -> StepMap
     if any(len(steps) > 1 for steps in steps_of.values()):
         return StepMap("none")  # one statement builds several steps at once
     chunks: dict[str, list[Chunk]] = {}
-    for position, (index, statements) in enumerate(parsed):
-        for chunk in _cell_chunks(index, cells[position][1], statements, position, steps_of):
+    for position, (_, statements) in enumerate(parsed):
+        for chunk in _cell_chunks(cells[position], statements, position, steps_of):
             chunks.setdefault(chunk.step_id, []).append(chunk)
     return StepMap("content", {step: tuple(found) for step, found in chunks.items()})
 
 
-def _cell_chunks(index, source, statements, position, steps_of) -> list[Chunk]:
+def _cell_chunks(cell: CellCode, statements, position, steps_of) -> list[Chunk]:
+    index = cell.index
     if statements is None:
         step = steps_of.get((position, None))
-        return [Chunk(next(iter(step)), index, source, True)] if step else []
+        return [Chunk(next(iter(step)), index, cell.source, True)] if step else []
     owners = [next(iter(steps_of[(position, n)])) if (position, n) in steps_of else None
               for n in range(len(statements))]
     owners = _fill_owners(owners)
     if not any(owners):
         return []
-    lines = _transform(source).splitlines()
+    lines = LINE_END.split(cell.parsed.code)
     chunks = []
     start = 0
     for n in range(1, len(statements) + 1):
@@ -193,18 +308,12 @@ def _event_cost(actual: Event, expected: Event) -> float:
     return cost
 
 
-def _transform(source: str) -> str:
-    return TransformerManager().transform_cell(source)
-
-
-def _statements(source: str, spec: ExerciseSpec):
+def _statements(parsed: Parsed | None, spec: ExerciseSpec):
     """Top-level statements with their events and whether they nest code; None if unparseable."""
-    try:
-        tree = ast.parse(_transform(source))
-    except (SyntaxError, ValueError):
+    if parsed is None:
         return None
     return [(stmt, _events(stmt, spec.model_variable, spec.policy.pass_through), _is_compound(stmt))
-            for stmt in tree.body]
+            for stmt in parsed.body]
 
 
 def _is_compound(stmt: ast.stmt) -> bool:

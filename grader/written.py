@@ -17,7 +17,10 @@ import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from nbformat import NotebookNode
+
 from grader.spec import StepSpec
+from grader.steps import code_cells, readable_cells
 
 _DIGITS = re.compile(r"\d+")
 _WORDS = re.compile(r"[A-Za-z_]\w*")
@@ -32,11 +35,20 @@ class Written:
     words: frozenset[str]
 
 
-def written_in(sources: Iterable[str]) -> Written:
+def written_notebook(nb: NotebookNode) -> Written:
+    """What the notebook's code cells hold: the cells within the analysis's bound token by token,
+    the rest (a cell past it) read plainly, comments and all, in linear time."""
+    readable = dict(readable_cells(nb))
+    return written_in(readable.values(), [source for index, source in code_cells(nb) if index not in readable])
+
+
+def written_in(sources: Iterable[str], plain: Iterable[str] = ()) -> Written:
     numbers: set[float] = set()
     words: set[str] = set()
     for source in sources:
         _read(source, numbers, words)
+    for source in plain:
+        _read_plainly(source, numbers, words)
     return Written(frozenset(numbers), frozenset(words))
 
 
@@ -51,9 +63,12 @@ def _read(source: str, numbers: set[float], words: set[str]) -> None:
             elif token.type == tokenize.NAME:
                 words.add(token.string)
     except (tokenize.TokenError, SyntaxError, ValueError):  # IPython syntax, an unclosed string: read it plainly
-        plain = _COMMENT.sub("", source)
-        numbers.update(int(digits) for digits in _DIGITS.findall(plain))
-        words.update(_WORDS.findall(plain))
+        _read_plainly(_COMMENT.sub("", source), numbers, words)
+
+
+def _read_plainly(source: str, numbers: set[float], words: set[str]) -> None:
+    numbers.update(int(digits) for digits in _DIGITS.findall(source))
+    words.update(_WORDS.findall(source))
 
 
 def _number(literal: str) -> float:

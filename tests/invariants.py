@@ -1,5 +1,6 @@
 """What no result may ever say: a verdict its checks contradict, a note blaming a step that passed,
-a network table that disagrees with the steps. Checked on every notebook of the test corpora."""
+a network table that disagrees with the steps; and, of an honest notebook, `tampered`. Checked on
+every notebook of the test corpora (every one of them honest)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def contradictions(result: GradeResult) -> list[str]:
     lang = result.lang
     passed = {step.id: step.passed for step in result.steps}
     numbers = {step.id: number for number, step in enumerate(result.steps, start=1)}
+    if result.status == "tampered":  # every corpus notebook is honest: a false accusation
+        found.append("an honest notebook called tampered: " + "; ".join(result.notes)[:300])
     if result.score != sum(step.score for step in result.steps):
         found.append("the total is not the sum of the steps")
     for number, step in enumerate(result.steps, start=1):

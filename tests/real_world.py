@@ -7,7 +7,7 @@ whole models in one cell, Keras 1/2/3 spellings through `tensorflow.keras` and s
 functional and subclassed models, wrappers, regularising layers, renamed models, models built in
 functions, first cells importing data-science libraries, and failing data cells.
 
-Every expectation below follows from these DECIDED POLICIES (issue 11), never from what the
+Every expectation below follows from these DECIDED POLICIES (issues 11 and 18), never from what the
 grader happens to output:
 
 - A step passes when its layers are right, wherever the code sits (statements are mapped to
@@ -36,13 +36,29 @@ grader happens to output:
   spelling.
 - Q7 A non-first layer that states an input dimension other than the one it receives fails that
   step.
+- Q8 `RNN(LSTMCell(n))` is an LSTM layer of n units (RNN(GRUCell(n)) a GRU, RNN(SimpleRNNCell(n))
+  a SimpleRNN: so not the LSTM a step asks for), with a note.
+- Q9 Masking is a pass-through layer (Q1's list), in front of the asked layers too, with a note.
+- Q12 A backend the machine lacks (KERAS_BACKEND=jax or torch by os.environ or %env,
+  keras.config.set_backend) is the machine's gap: graded with the TensorFlow backend, with a
+  note, no penalty.
 - Wrappers: Bidirectional(LSTM(50, return_sequences=True)) in step 1 is NOT an LSTM(50) layer:
   step 1 fails (type check), later steps are judged on correct earlier steps.
   TimeDistributed(Dense(...)) where a Dense is asked likewise fails that step.
+- A value that reads like the right one but is not (return_sequences='True', a size read as
+  text from a configuration file) fails its check or its step, and the first sentence shows the
+  difference: `'True'`, a string; for a size Keras refuses, the error and the `int(...)` to write.
+- The first sentence names the line that made the mistake: `model = Sequential` without
+  parentheses (not the `model.add` after it, which raised); `return_state=True` (the layer returns
+  three tensors; not "the model has no input dimension").
 
 Cases of Q6 also give, per failed step, the modern spelling that must appear somewhere in the
 step's reason (`units=` for `output_dim`, `print(` for Python 2's print, `layers import LSTM` for
-`keras.layers.recurrent`), in either language.
+`keras.layers.recurrent`), in either language; so do other cases whose reason must say what to
+write (`int(` for a size read as text, `return_state` for a layer Keras 2 refuses for it).
+
+A case whose grading takes a policy on its word (Q8, Q9, Q12) gives a short substring of the note
+that must say so (`LSTMCell`, `Masking`, `jax`).
 
 Each case gives, for every step it expects to fail, a short language-neutral substring that must
 appear in the first sentence of that step's `reason` (up to the first ". " or "。") whatever the
@@ -86,6 +102,7 @@ class Case:
     expected: tuple[bool, bool, bool, bool, bool]  # step passed, steps 1-5
     first: dict[int, str] = field(default_factory=dict)  # failed step -> substring of its reason's first sentence
     modern: dict[int, str] = field(default_factory=dict)  # Q6: failed step -> the modern spelling, anywhere in its reason
+    note: str = ""  # a substring of one of the result's notes: what a policy took on its word (Q8, Q9, Q12)
 
     def __post_init__(self) -> None:
         failed = {number for number, passed in enumerate(self.expected, start=1) if not passed}
@@ -642,6 +659,133 @@ model = Sequential([
 ])
 model.summary()"""),
         (True, False, True, True, True), {2: "128"}),
+
+    # --- values that read like the right ones: a string where a bool or a size is expected -------
+    Case("fresh_en_return_sequences_as_a_string", "string value", "en", partial(
+        fresh, TF_IMPORTS, """model = Sequential()
+model.add(LSTM(50, return_sequences='True', input_shape=(None, 1)))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        # The first failed check shows the difference: 'True', a string (Keras takes any truthy value).
+        (False, True, True, True, True), {1: "'True'"}),
+    Case("fresh_zh_return_sequences_false_as_a_string", "string value", "zh", partial(
+        fresh, "# 搭建三层LSTM\n" + TF_IMPORTS, """model = Sequential()
+model.add(LSTM(50, return_sequences=True, input_shape=(None, 1)))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300, return_sequences='False'))  # 'False' is a non-empty string: Keras returns sequences
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        (True, True, False, True, True), {3: "'False'"}),
+    Case("fresh_en_units_read_as_text_from_a_config", "string value", "en", partial(
+        fresh, TF_IMPORTS + "\nimport configparser", """config = configparser.ConfigParser()
+config.read_string('''
+[network]
+first = 50
+second = 100
+''')
+net = config['network']""", """model = Sequential()
+model.add(LSTM(50, return_sequences=True, input_shape=(None, 1)))
+model.add(LSTM(net['second'], return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        # '100' is text in every Keras; the reason says to convert it.
+        (True, False, True, True, True), {2: "TypeError"}, {2: "int("}),
+
+    # --- a bare RNN of one cell (Q8), Masking (Q9), another backend (Q12) -------------------------
+    Case("fresh_en_rnn_of_lstm_cells", "Q8", "en", partial(
+        fresh, TF_IMPORTS + "\nfrom tensorflow.keras.layers import RNN, LSTMCell", """model = Sequential()
+model.add(RNN(LSTMCell(50), return_sequences=True, input_shape=(None, 1)))
+model.add(RNN(LSTMCell(100), return_sequences=True))
+model.add(RNN(LSTMCell(300)))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"), ALL, note="LSTMCell"),
+    Case("fresh_zh_rnn_lstm_cell_standalone_keras_input_dim", "Q8 keras2 standalone", "zh", partial(
+        fresh, "# 用 RNN 和 LSTMCell 搭建\n" + KERAS_IMPORTS + "\nfrom keras.layers import RNN, LSTMCell",
+        "model = Sequential()\nmodel.add(RNN(LSTMCell(50), input_dim=1, return_sequences=True))",
+        "model.add(LSTM(100, return_sequences=True))", "model.add(RNN(LSTMCell(300)))",
+        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"), ALL, note="LSTMCell"),
+    Case("fresh_en_rnn_of_a_gru_cell_where_lstm_is_asked", "Q8", "en", partial(
+        fresh, "import keras\nfrom keras import layers", """model = keras.Sequential([
+    keras.Input(shape=(None, 1)),
+    layers.RNN(layers.GRUCell(50), return_sequences=True),
+    layers.LSTM(100, return_sequences=True),
+    layers.LSTM(300),
+    layers.Dense(100),
+    layers.Dense(10),
+])
+model.summary()"""),
+        # RNN(GRUCell(50)) is a GRU layer: not the LSTM step 1 asks for.
+        (False, True, True, True, True), {1: "GRU"}, note="GRUCell"),
+    Case("fresh_en_masking_in_front", "Q9", "en", partial(
+        fresh, TF_IMPORTS + "\nfrom tensorflow.keras.layers import Masking", """model = Sequential()
+model.add(Masking(mask_value=0.0, input_shape=(None, 1)))
+model.add(LSTM(50, return_sequences=True))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"), ALL, note="Masking"),
+    Case("template_zh_masking_then_input_dim", "Q9 template", "zh",
+         filled("zh", s1=("from tensorflow.keras.layers import Masking\n"
+                          "model.add(Masking(mask_value=-1., input_shape=(None, 1)))\n" + K2_STEP1,)), ALL,
+         note="Masking"),
+    Case("fresh_en_keras_backend_jax_in_os_environ", "Q12", "en", partial(
+        fresh, """import os
+os.environ["KERAS_BACKEND"] = "jax"
+import keras
+from keras import layers""", """model = keras.Sequential()
+model.add(keras.Input(shape=(None, 1)))
+model.add(layers.LSTM(50, return_sequences=True))
+model.add(layers.LSTM(100, return_sequences=True))
+model.add(layers.LSTM(300))
+model.add(layers.Dense(100))
+model.add(layers.Dense(10))""", "model.summary()"), ALL, note="jax"),
+    Case("fresh_zh_env_magic_torch_backend", "Q12", "zh", partial(
+        fresh, "# 使用 PyTorch 后端\n%env KERAS_BACKEND=torch\nimport torch\nimport keras\nfrom keras.layers import LSTM, Dense",
+        """model = keras.Sequential([keras.Input(shape=(None, 1)), LSTM(50, return_sequences=True),
+                          LSTM(100, return_sequences=True), LSTM(300), Dense(100), Dense(10)])
+model.summary()"""), ALL, note="torch"),
+    Case("fresh_en_set_backend_jax", "Q12", "en", partial(
+        fresh, "import keras\nkeras.config.set_backend('jax')\nfrom keras.models import Sequential\n"
+               "from keras.layers import Input, LSTM, Dense", "model = Sequential()\nmodel.add(Input(shape=(None, 1)))\n"
+        + STACK_CORRECT_K3.replace(", input_shape=(None, 1)", ""), "model.summary()"), ALL, note="jax"),
+
+    # --- first sentences that name the real mistake ----------------------------------------------
+    Case("fresh_en_return_state_in_a_sequential", "first sentence", "en", partial(
+        fresh, TF_IMPORTS, """model = Sequential()
+model.add(LSTM(50, return_sequences=True, return_state=True, input_shape=(None, 1)))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        # Keras 3 keeps the layer, which returns three tensors; the next add raises because of it.
+        (False, True, True, True, True), {1: "return_state"}),
+    Case("fresh_zh_return_state_keras2", "first sentence keras2", "zh", partial(
+        fresh, "# 第一层返回状态\n" + KERAS_IMPORTS, """model = Sequential()
+model.add(LSTM(input_dim=1, units=50, return_sequences=True, return_state=True))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        # Keras 2 refuses the layer itself; the reason says what to do.
+        (False, True, True, True, True), {1: "ValueError"}, {1: "return_state"}),
+    Case("fresh_en_sequential_without_parentheses", "first sentence", "en", partial(
+        fresh, TF_IMPORTS, """model = Sequential
+model.add(LSTM(50, return_sequences=True, input_shape=(None, 1)))
+model.add(LSTM(100, return_sequences=True))
+model.add(LSTM(300))
+model.add(Dense(100))
+model.add(Dense(10))""", "model.summary()"),
+        # The sentence names the line that made the mistake, not the next line, which raised.
+        (False, True, True, True, True), {1: "model = Sequential"}),
+    Case("fresh_zh_keras_sequential_without_parentheses_cell_per_step", "first sentence", "zh", partial(
+        fresh, "# 导入\nimport keras\nfrom keras.layers import LSTM, Dense",
+        "model = keras.Sequential\nmodel.add(keras.Input(shape=(None, 1)))\nmodel.add(LSTM(50, return_sequences=True))",
+        "model.add(LSTM(100, return_sequences=True))", "model.add(LSTM(300))",
+        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        (False, True, True, True, True), {1: "model = keras.Sequential"}),
 ]
 
 BY_NAME = {case.name: case for case in CASES}
@@ -656,6 +800,8 @@ OTHER_LANGUAGE = [
     "fresh_en_cudnnlstm",
     "fresh_en_timedistributed_seq2seq",
     "fresh_en_wrong_input_dim_30",
+    "fresh_en_return_sequences_as_a_string",
+    "fresh_zh_keras_sequential_without_parentheses_cell_per_step",
 ]
 
 

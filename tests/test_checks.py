@@ -7,13 +7,15 @@ from dataclasses import replace
 import pytest
 
 from grader.checks import (
+    cell_notes,
     format_shape,
     judge_layers,
     judge_summary,
     layer_params,
     shape_matches,
+    shown_values,
 )
-from grader.spec import load_spec
+from grader.spec import LayerSpec, load_spec
 from tests.layers import layer, reference_layers
 
 SPEC = load_spec()
@@ -123,3 +125,61 @@ def test_failed_checks_explain_with_the_layers_numbers():
         "A Dense layer has a weight from each input to each unit, plus one bias per unit: "
         "inputs × units + units = 100 × 10 + 10 = 1,010. Yours: 100 × 20 + 20 = 2,020.")
     assert all(check.explain == "" for check in judge_layers(STEP1.layers, reference_layers()[:1], 0, 1, "en"))
+
+
+def test_a_string_where_a_bool_is_expected_shows_the_difference():
+    """return_sequences='True': Keras takes it (a non-empty string is true), the check fails, and
+    its message shows what differs, the quotes and the type, in the student's language."""
+    first = replace(layer("LSTM", 50, 1, return_sequences=True, declared=(None, None, 1)),
+                    return_sequences=None, attributes={"return_sequences": "True"})
+    checks = judge_layers(STEP1.layers, [first], 0, 1, "en")
+    assert failed(checks) == {"return_sequences": (True, "True")}
+    messages = {lang: next(check.message for check in judge_layers(STEP1.layers, [first], 0, 1, lang) if not check.passed)
+                for lang in ("en", "zh")}
+    assert messages == {"en": "return_sequences: expected True, got 'True' (a string)",
+                        "zh": "return_sequences：应为 True，实际为 'True'（字符串）"}
+
+
+@pytest.mark.parametrize("expected, actual, shown", [
+    (True, "True", ("True", "'True' (a string)")),  # reads alike: quoted, and the type named
+    (50, "50", ("50", "'50' (a string)")),
+    (False, "no", ("False", "'no'")),  # text where something else is expected: quoted
+    ("relu", "tanh", ("relu", "tanh")),  # text against text: as it is
+    (100, 100.0, ("100", "100.0")),  # reads differently already
+    (0.5, 0.2, ("0.5", "0.2")),
+    (1010, 2020, ("1,010", "2,020")),
+])
+def test_a_failed_value_is_shown_as_the_student_tells_it_apart(expected, actual, shown):
+    assert shown_values(expected, actual, "en") == shown
+
+
+def test_a_float_setting_is_compared_as_a_number_and_text_is_not_one():
+    dropout = LayerSpec("Dropout", (("rate", 0.5),))
+    reported = replace(layer("LSTM", 50, 1, return_sequences=True, declared=(None, None, 1)), keras_type="Dropout",
+                       units=None, weight_params=0, attributes={"rate": 0.5})
+    assert failed(judge_layers([dropout], [reported], 0, 1, "en")) == {}
+    as_text = replace(reported, attributes={"rate": "0.5"})
+    message = next(c.message for c in judge_layers([dropout], [as_text], 0, 1, "en") if c.name == "rate")
+    assert message == "rate: expected 0.5, got '0.5' (a string)"
+
+
+def test_a_layer_returning_its_states_says_so_first():
+    """LSTM(..., return_state=True) in a Sequential model: Keras 3 keeps it, its output is three
+    tensors, so it has no one output shape. The first failed check says why, not that the model
+    has no input dimension."""
+    states = replace(layer("LSTM", 50, 1, return_sequences=True, declared=(None, None, 1)), output_shape=None, outputs=3)
+    checks = judge_layers(STEP1.layers, [states], 0, 1, "en", keras_built=True)
+    assert [check.message for check in checks if not check.passed] == [
+        "the layer returns 3 tensors, not one: return_state=True returns its states beside its output, and the "
+        "next layer takes one tensor; leave return_state out"]
+
+
+def test_an_rnn_of_one_cell_passes_as_its_layer_with_a_note():
+    """Q8: the probe reports RNN(LSTMCell(50)) as an LSTM layer, naming the cell; it is judged as
+    one, and the note says so once for each kind of cell."""
+    cells = [replace(reference, cell_type="LSTMCell") for reference in reference_layers()[:3]]
+    assert failed(judge_layers(STEP1.layers, cells[:1], 0, 1, "en")) == {}
+    assert cell_notes([*cells, *reference_layers()[3:]], "en") == [
+        "In Keras, RNN(LSTMCell(n)) is the same layer as LSTM(n) (the same parameters and output shape), "
+        "so it was judged as LSTM(n)."]
+    assert cell_notes(reference_layers(), "en") == []

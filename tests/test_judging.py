@@ -7,9 +7,13 @@ replay will do that, it is left to the replay; with no kernel left, it is judged
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from grader.grading import DEFERRED, StepJudge
+from grader.keras_runtime import requested_backend
 from grader.messages import text
 from grader.runs import CellRun, ErrorInfo
+from grader.snapshot import Snapshot, parse_snapshot
 from grader.spec import load_spec
 from grader.steps import map_steps
 from tests.layers import layer, reference_layers, snapshot
@@ -21,7 +25,8 @@ NO_SEQUENCES = [KERAS3[0].replace(", return_sequences=True", ""), *KERAS3[1:]]
 
 class FakeRunner:
     """Answers `install_reference` with the reference model and `run` with that model grown by the
-    right layer; records what it was asked."""
+    right layer for each `add(` of the code (and its summary printed, for `summary()`); records
+    what it was asked."""
 
     def __init__(self) -> None:
         self.asked: list[tuple] = []
@@ -34,9 +39,13 @@ class FakeRunner:
 
     async def run(self, source: str, cell_index: int) -> CellRun:
         self.asked.append(("run", source))
-        grown = (*self.model.layers, reference_layers()[len(self.model.layers)])  # the same layers, and one more
+        count = len(self.model.layers)
+        grown = (*self.model.layers, *reference_layers()[count:count + source.count(".add(")])  # the same, and more
         self.model = replace(self.model, model=replace(self.model.model, layers=grown))
-        return CellRun(cell_index, source, snapshot=self.model)
+        if "summary()" not in source:
+            return CellRun(cell_index, source, snapshot=self.model)
+        return CellRun(cell_index, source, snapshot=replace(self.model, summary_calls=(self.model.model.id,)),
+                       outputs=[{"output_type": "stream", "name": "stdout", "text": "Total params: 1"}])
 
 
 def notebook_runs(sequences: bool) -> list[CellRun]:
@@ -91,3 +100,89 @@ def test_with_a_replay_to_come_such_steps_are_left_to_it():
 def test_with_the_kernel_gone_a_step_is_judged_as_it_stands():
     results = judge(notebook_runs(False), None, defer_reruns=True)
     assert results[1].judged_on == "notebook" and not results[1].passed
+
+
+def judged(sources: list[str], runs: list[CellRun], runner) -> list:
+    nb = make_notebook(sources)
+    return asyncio.run(StepJudge(SPEC, map_steps(nb, SPEC), runs, runner, "en").judge_all())
+
+
+def summary_run(model) -> CellRun:
+    return CellRun(9, "model.summary()", snapshot=replace(model, summary_calls=(model.model.id,)),
+                   outputs=[{"output_type": "stream", "name": "stdout", "text": "Total params: 1"}])
+
+
+def test_a_layer_that_returns_its_states_fails_its_own_step_and_the_next_are_judged_on_the_reference():
+    """Keras 3 keeps LSTM(50, return_sequences=True, return_state=True) in a Sequential model: its
+    output is three tensors, so every later `add` raises. Step 1 says why first; steps 2-4 run
+    again on the reference and pass, naming step 1 as the real error."""
+    states = replace(reference_layers()[0], output_shape=None, outputs=3)
+    model = snapshot([states])
+    raised = ErrorInfo("ValueError", 'Layer "lstm_1" expects 1 input(s), but it received 3 input tensors.', "")
+    runs = [CellRun(1, "", snapshot=model), *[CellRun(3 + 2 * index, "", snapshot=model, error=raised)
+                                              for index in range(3)], summary_run(model)]
+    sources = [KERAS3[0].replace("return_sequences=True)", "return_sequences=True, return_state=True)"), *KERAS3[1:]]
+    results = judged(sources, runs, FakeRunner())
+    assert [step.passed for step in results] == [False, True, True, True, True]
+    assert results[0].reason.startswith("the layer returns 3 tensors, not one: return_state=True")
+    assert text("note.carried_error", "en", step=1, title=SPEC.steps[0].title["en"]) in results[1].notes
+
+
+def test_a_class_bound_without_parentheses_is_the_line_the_first_sentence_names():
+    """`model = keras.Sequential` raises nothing; the `model.add(...)` after it does. The first
+    sentence names the line that made the mistake and what to write."""
+    sources = [KERAS3[0].replace("model=Sequential()", "model = keras.Sequential"), *KERAS3[1:]]
+    unbound = ErrorInfo("TypeError", "Sequential.add() missing 1 required positional argument: 'layer'",
+                        "Cell In[2], line 7\n    model.add(keras.Input(shape=(None, 1)))\n")
+    nothing = Snapshot(defined=True, model=None)
+    runs = [CellRun(1 + 2 * index, "", snapshot=nothing, error=unbound) for index in range(4)]
+    runs.append(CellRun(9, "model.summary()", snapshot=nothing, error=unbound))
+    results = judged(sources, runs, FakeRunner())
+    assert not results[0].passed
+    assert results[0].reason.startswith("`model = keras.Sequential` binds model to the class Sequential itself and "
+                                        "creates no model: write `model = keras.Sequential()`. Your code raised "
+                                        "TypeError at `model.add(keras.Input(shape=(None, 1)))`")
+
+
+def probed(keras_type: str, units: int | None, output_shape: list, weight_shapes: list, **more) -> dict:
+    """A layer as the probe reports it."""
+    return {"id": id(object()), "name": keras_type.lower(), "class": f"keras.layers.{keras_type}",
+            "keras_type": keras_type, "units": units, "built": True, "weight_shapes": weight_shapes,
+            "output_shape": output_shape, **more}
+
+
+def test_a_masking_layer_in_front_is_passed_through():
+    """Q9: Masking is on Q1's list. The notebook's run is judged as it stands, every step passes
+    and nothing runs again."""
+    layers = [probed("Masking", None, [None, None, 1], [], declared_input_shape=[None, None, 1]),
+              probed("LSTM", 50, [None, None, 50], [[1, 200], [50, 200], [200]], return_sequences=True),
+              probed("LSTM", 100, [None, None, 100], [[50, 400], [100, 400], [400]], return_sequences=True),
+              probed("LSTM", 300, [None, 300], [[100, 1200], [300, 1200], [1200]], return_sequences=False),
+              probed("Dense", 100, [None, 100], [[300, 100], [100]]), probed("Dense", 10, [None, 10], [[100, 10], [10]])]
+    grown = [layers[:2], layers[:3], layers[:4], layers]
+    runs = []
+    for index, some in enumerate(grown):
+        model = {"id": 7, "keras_model": True, "built": True, "input_shape": [None, None, 1], "layers": some}
+        runs.append(CellRun(1 + 2 * index, "", snapshot=parse_snapshot({"defined": True, "model": model},
+                                                                       SPEC.policy.pass_through)))
+    runs.append(summary_run(runs[-1].snapshot))
+    runner = FakeRunner()
+    results = judged(KERAS3, runs, runner)
+    assert [(step.passed, step.judged_on) for step in results] == [(True, "notebook")] * 5
+    assert runs[-1].snapshot.model.passed_through == ("Masking",) and runner.asked == []
+
+
+@pytest.mark.parametrize("code, backend", [
+    ('import os\nos.environ["KERAS_BACKEND"] = "jax"\nimport keras', "jax"),
+    ("%env KERAS_BACKEND=torch\nimport keras", "torch"),
+    ("%env KERAS_BACKEND jax", "jax"),
+    ("os.environ.setdefault('KERAS_BACKEND', 'JAX')", "jax"),
+    ("import keras\nkeras.config.set_backend('jax')", "jax"),
+    ('os.environ["KERAS_BACKEND"] = "jax"\nos.environ["KERAS_BACKEND"] = "tensorflow"', None),  # the last one counts
+    ('# os.environ["KERAS_BACKEND"] = "jax"\nimport keras', None),  # a comment asks for nothing
+    ('print(os.environ.get("KERAS_BACKEND"))\nimport keras', None),
+    ('if os.environ["KERAS_BACKEND"] == "jax":\n    pass', None),
+])
+def test_the_backend_a_notebook_asks_for(code, backend):
+    """Q12: grading runs Keras with TensorFlow whatever the notebook asks; the note names what it asked for."""
+    assert requested_backend(make_notebook([code, *KERAS3])) == backend

@@ -1,6 +1,8 @@
 """The layer vocabulary's formulas against real Keras: for each kind, the parameters and output
 shape the grader computes are those of the layer Keras builds."""
 
+import importlib
+
 import keras
 import pytest
 
@@ -48,3 +50,23 @@ def test_the_formulas_are_what_keras_builds(kind_name, settings, shape):
 
 def test_every_kind_of_the_vocabulary_is_covered():
     assert {case[0] for case in CASES} == set(vocabulary())
+
+
+@pytest.mark.parametrize("keras_module", ["keras", "tf_keras"])
+@pytest.mark.parametrize("kind_name, settings, shape", [
+    ("LSTM", {"units": 50, "return_sequences": True}, (None, None, 1)),
+    ("GRU", {"units": 32}, (None, None, 8)),
+    ("SimpleRNN", {"units": 16, "return_sequences": True}, (None, 5, 3)),
+])
+def test_an_rnn_of_one_cell_is_its_layer(keras_module, kind_name, settings, shape):
+    """Q8: RNN(LSTMCell(n)) is graded as LSTM(n). In Keras 3 and in tf-keras it has the parameters
+    and the output shape of that layer, which the vocabulary computes; its units live on the cell."""
+    real = importlib.import_module(keras_module)
+    arguments = {name: value for name, value in settings.items() if name != "units"}
+    cell = getattr(real.layers, f"{kind_name}Cell")(settings["units"])
+    model = real.Sequential([real.Input(shape=shape[1:]), real.layers.RNN(cell, **arguments)])
+    layer = model.layers[-1]
+    kind = vocabulary()[kind_name]
+    assert type(layer).__name__ == "RNN" and "units" not in vars(layer) and layer.cell.units == settings["units"]
+    assert kind.params(settings, shape) == layer.count_params()
+    assert kind.output(settings, shape) == tuple(layer.output.shape)

@@ -103,6 +103,14 @@ def test_the_result_never_contradicts_itself(graded, case):
             assert contradictions(GradeResult.from_dict(results[case.name])) == []
 
 
+@pytest.mark.parametrize("case", [case for case in CASES if case.note], ids=[case.name for case in CASES if case.note])
+def test_what_a_policy_took_is_said_in_a_note(graded, case):
+    """Q8 (an RNN of one cell judged as its layer), Q9 (Masking passed through), Q12 (another backend)."""
+    main, _, log = graded
+    notes = _result(main, case.name, log)["notes"]
+    assert any(case.note in note for note in notes), notes
+
+
 @pytest.mark.parametrize("name", OTHER_LANGUAGE)
 def test_the_other_language(graded, name):
     case = BY_NAME[name]

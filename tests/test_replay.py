@@ -1,6 +1,6 @@
 """The clean replay: what it keeps of a notebook (fast, no kernel), how its verdicts confirm or
 overturn the notebook's (fast), and real notebooks in real kernels: attacks that forge the
-notebook's own run lose their points and are marked `tampered`; honest notebooks keep theirs."""
+notebook's own run lose their points and the result needs review; honest notebooks keep theirs."""
 
 from __future__ import annotations
 
@@ -173,18 +173,20 @@ def scores(steps: list[StepResult]) -> list[int]:
 ALL = [True] * 5
 
 
-def test_a_step_that_only_the_notebook_passes_is_lost_and_tampered():
+def test_a_step_that_only_the_notebook_passes_is_lost_and_needs_review_not_tampering():
+    """An honest notebook can make the runs disagree (code the slice left out): not tampering."""
     confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replayed([True, False, False, True, True]), "en")
-    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 0, 0, 20, 20], True)
+    assert (scores(confirmation.steps), confirmation.tampered, confirmation.review) == ([20, 0, 0, 20, 20], False, True)
     assert confirmation.steps[1].judged_on == "replay"
     assert confirmation.steps[1].notes[0] == text("note.replay_failed", "en")
     assert confirmation.steps[1].reason == "replay: units"
-    assert confirmation.notes == [text("note.tampered", "en", what=text("note.tampered_steps", "en", steps="2, 3"))]
+    assert confirmation.notes == [text("note.needs_review", "en", what=text("note.review_steps", "en", steps="2, 3"))]
 
 
 def test_the_replay_never_gives_points_the_notebook_did_not_earn():
     confirmation = confirm(SPEC, verdicts([True, False, True, True, True]), [], "timeout", replayed(ALL), "en")
-    assert (scores(confirmation.steps), confirmation.tampered, confirmation.notes) == ([20, 0, 20, 20, 20], False, [])
+    assert (scores(confirmation.steps), confirmation.tampered, confirmation.review, confirmation.notes) == (
+        [20, 0, 20, 20, 20], False, False, [])
     assert confirmation.steps[1].judged_on == "notebook"
 
 
@@ -192,7 +194,7 @@ def test_a_new_error_in_the_replay_costs_the_step_but_is_not_tampering():
     errors_of = {f"step{n}": errors("NameError") if n >= 3 else [] for n in range(1, 6)}
     replay = replayed([True, True, False, True, True], errors_of)
     confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
-    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 20, 0, 20, 20], False)
+    assert (scores(confirmation.steps), confirmation.tampered, confirmation.review) == ([20, 20, 0, 20, 20], False, True)
     assert confirmation.steps[2].notes[0] == text("note.replay_error", "en", error="NameError: boom")
     assert confirmation.notes == [text("note.replay_missed", "en", steps="3")]
 
@@ -202,20 +204,29 @@ def test_an_error_the_notebook_raised_too_explains_nothing():
     notebook_runs = [CellRun(1, "x", error=errors("ValueError")[0])]
     confirmation = confirm(SPEC, verdicts(ALL), notebook_runs, "graded",
                            replayed([False, *ALL[1:]], errors_of), "en")
-    assert confirmation.tampered
+    assert (confirmation.tampered, confirmation.review) == (False, True)
+    assert confirmation.notes == [text("note.needs_review", "en", what=text("note.review_steps", "en", steps="1"))]
 
 
-def test_a_syntax_error_only_the_replay_raised_is_tampering():
+def test_a_syntax_error_only_the_replay_raised_is_for_review_not_tampering():
+    """A slice cut badly raises one too: a rewritten cell is found by its compiled text instead."""
     errors_of = {step.id: errors("SyntaxError") for step in SPEC.steps}
     confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replayed([False] * 5, errors_of), "en")
-    assert (confirmation.tampered, scores(confirmation.steps)) == (True, [0] * 5)
+    assert (confirmation.tampered, confirmation.review, scores(confirmation.steps)) == (False, True, [0] * 5)
+
+
+def test_a_rewritten_replay_is_tampering_and_scores_only_what_both_runs_passed():
+    replay = replayed([False, True, True, True, True], rewritten=["cell 3 ran other code"])
+    confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
+    assert (confirmation.tampered, confirmation.notes, scores(confirmation.steps)) == (
+        True, ["cell 3 ran other code"], [0, 20, 20, 20, 20])
 
 
 def test_steps_a_limit_kept_the_replay_from_judging_are_lost_without_tampering():
     errors_of = {"step1": [], "step2": []}
     replay = replayed([True, True, False, False, False], errors_of, status="timeout")
     confirmation = confirm(SPEC, verdicts(ALL), [], "graded", replay, "en")
-    assert (scores(confirmation.steps), confirmation.tampered) == ([20, 20, 0, 0, 0], False)
+    assert (scores(confirmation.steps), confirmation.tampered, confirmation.review) == ([20, 20, 0, 0, 0], False, True)
     stopped = text("note.replay_stopped", "en", status=text("report.status_timeout", "en"))
     assert confirmation.steps[4].notes[0] == stopped
 
@@ -233,18 +244,18 @@ def model_runs(units: list[int]) -> list[CellRun]:
     return [CellRun(1, "x", snapshot=snapshot(changed))]
 
 
-def test_a_final_model_the_replay_does_not_build_is_tampering():
+def test_a_final_model_the_replay_does_not_build_needs_review():
     right, wrong = [50, 100, 300, 100, 10], [64, 7, 8, 9, 11]
     same = confirm(SPEC, verdicts(ALL), model_runs(right), "graded", replayed(ALL, runs=model_runs(right)), "en")
-    assert not same.tampered
+    assert not same.review
     differs = confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", replayed(ALL, runs=model_runs(right)), "en")
-    assert differs.tampered and scores(differs.steps) == [20] * 5
-    assert differs.notes == [text("note.tampered", "en", what=text("note.tampered_model", "en"))]
+    assert (differs.tampered, differs.review, scores(differs.steps)) == (False, True, [20] * 5)
+    assert differs.notes == [text("note.needs_review", "en", what=text("note.review_model", "en"))]
     on_reference = replayed(ALL, runs=model_runs(right), on_reference=True)
-    assert not confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", on_reference, "en").tampered
+    assert not confirm(SPEC, verdicts(ALL), model_runs(wrong), "graded", on_reference, "en").review
     # a statement the replay leaves out raised in the notebook, and stopped the rest of its cell
     raised = [*model_runs(wrong), CellRun(2, "input()", error=errors("StdinNotImplementedError")[0])]
-    assert not confirm(SPEC, verdicts(ALL), raised, "graded", replayed(ALL, runs=model_runs(right)), "en").tampered
+    assert not confirm(SPEC, verdicts(ALL), raised, "graded", replayed(ALL, runs=model_runs(right)), "en").review
 
 
 # --- steps whose code cannot run anywhere need no replay ---
@@ -388,3 +399,24 @@ def test_a_step_left_as_the_template_after_a_wrong_step_fails_and_the_others_are
     assert [step.judged_on for step in result.steps] == ["notebook", "rerun", "notebook", "rerun", "notebook"]
     assert result.steps[2].reason.startswith(text("note.placeholder", "en"))
     assert replays == [1]
+
+
+# Honest notebooks the clean replay judged by other rules than their own run (issue 18): never
+# `tampered`. A summary written through `print_fn` into a file that the next statement prints,
+# and a functional model built beside the template's empty `model = Sequential()`.
+PRINT_FN_SUMMARY = [*KERAS3[:4], "with open('summary.txt', 'w') as f:\n"
+                    "    model.summary(print_fn=lambda line, **kw: f.write(line + '\\n'))\n"
+                    "print(open('summary.txt').read())"]
+FUNCTIONAL_BESIDE_SEQUENTIAL = [
+    IMPORTS + "from tensorflow.keras.layers import Input\nfrom tensorflow.keras.models import Model\n"
+    "inputs = Input(shape=(None, 1))\nx = LSTM(50, return_sequences=True)(inputs)\nx = LSTM(100, return_sequences=True)(x)\n"
+    "x = LSTM(300)(x)\nx = Dense(100)(x)\nnet = Model(inputs, Dense(10)(x))\nnet.summary()"]
+
+
+@pytest.mark.parametrize("sources, marked", [(PRINT_FN_SUMMARY, True), (FUNCTIONAL_BESIDE_SEQUENTIAL, False)])
+def test_an_honest_notebook_the_replay_disagrees_with_is_never_tampered(tmp_path, sources, marked):
+    result = grade(tmp_path, make_notebook(sources, marked=marked))
+    assert result.status in ("graded", "needs_review")
+    if result.status == "needs_review":
+        assert any(note.startswith("The notebook's own run and a clean replay") and "instructor" in note
+                   for note in result.notes)

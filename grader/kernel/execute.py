@@ -146,7 +146,7 @@ class KernelSession:
 
     def __init__(self, *, runtime: KerasRuntime, limits: Limits, model_variable: str,
                  files: list[tuple[Path, str]] = (), warm: WarmParent | None = None,
-                 policy: Policy = Policy()) -> None:
+                 policy: Policy = Policy(), deadline: float | None = None) -> None:
         self.runtime = runtime
         self.limits = limits
         self.model_variable = model_variable
@@ -168,7 +168,8 @@ class KernelSession:
         if warm is not None:
             self._fork_from(warm)
         self._last_reply: dict | None = None
-        self._deadline = time.monotonic() + limits.notebook_seconds
+        self._grading_deadline = deadline  # the end of the notebook's whole grading (grader/grade.py)
+        self._deadline = self._notebook_deadline()
         self._forks_refused = process_limit_events(self._jail.cgroups)  # a warm jail's count goes on
         self._probe_channel = ProbeChannel()
         self._probe_seen = 0
@@ -204,7 +205,7 @@ class KernelSession:
                                      starting=True)
             if not isinstance(info.get("keras_version"), str):
                 raise _start_failed(str(info.get("probe_error", "")))
-            self._deadline = time.monotonic() + self.limits.notebook_seconds  # the notebook's time starts now
+            self._deadline = self._notebook_deadline()  # the notebook's time starts now
             self.keras_version = info["keras_version"]
         except BaseException:
             await self.close()
@@ -213,6 +214,11 @@ class KernelSession:
 
     async def __aexit__(self, *exc_info) -> None:
         await self.close()
+
+    def _notebook_deadline(self) -> float:
+        """When the notebook's time is up: its own time from now, or sooner the end of its grading."""
+        own = time.monotonic() + self.limits.notebook_seconds
+        return own if self._grading_deadline is None else min(own, self._grading_deadline)
 
     async def close(self) -> None:
         """Stop the kernel, kill whatever it started, and remove its working folder (a cold

@@ -33,6 +33,7 @@ class KernelOptions:
     model_variable: str = "model"
     policy: Policy = Policy()
     files: tuple[tuple[Path, str], ...] = ()  # (host file, name in the kernel's folder): data the notebook reads
+    deadline: float | None = None  # time.monotonic() by which the notebook's code must have run, if sooner than its own time
 
 
 async def in_fresh_kernel(work: Callable[[KernelSession], Awaitable[T]], options: KernelOptions,
@@ -64,4 +65,4 @@ def _warm_parent(options: KernelOptions, on_cold_fallback: Callable[[], None]) -
 
 def _session(options: KernelOptions, parent: WarmParent | None) -> KernelSession:
     return KernelSession(runtime=options.runtime, limits=options.limits, model_variable=options.model_variable,
-                         files=list(options.files), warm=parent, policy=options.policy)
+                         files=list(options.files), warm=parent, policy=options.policy, deadline=options.deadline)

@@ -192,6 +192,7 @@ def _start(key: str, nonce: str) -> JsonText:
         _alias_keras_to_tf_keras()
     _stand_in_for_missing_libraries()
     sealed = _seal(_capture())
+    sealed["_keep_backend"]()
     sealed["_SIGN"] = sealed["_signer"](key.encode())
     sealed["_record_summary_calls"]()
     sealed["_watch_cells"]()
@@ -205,6 +206,20 @@ def _start(key: str, nonce: str) -> JsonText:
 
 def _while_graded(line: str = "", cell: str | None = None) -> None:
     """`%grade` in a notebook being graded: the student's self-check, which the grading itself replaces."""
+
+
+def _keep_backend() -> None:
+    """Keras keeps the TensorFlow backend it was imported with (Q12): `keras.config.set_backend`
+    re-imports Keras, whose new classes the probe would not know, and a backend the machine lacks
+    (jax, torch) leaves every later `import keras` broken. In a graded kernel it changes nothing;
+    KERAS_BACKEND set by the notebook comes after Keras's import and changes nothing either."""
+    config = getattr(_KERAS, "config", None)
+    if config is not None and hasattr(config, "set_backend"):
+        config.set_backend = _backend_kept
+
+
+def _backend_kept(backend: object = None) -> None:
+    """`keras.config.set_backend` while graded: the notebook is graded with the TensorFlow backend."""
 
 
 def _capture() -> dict:
@@ -248,8 +263,10 @@ class _KerasIsTfKeras:
         pass
 
 
-# Modules a course notebook imports beside Keras, which a grading machine may lack.
-COMMON_LIBRARIES = frozenset({"pandas", "sklearn", "matplotlib", "scipy", "seaborn", "statsmodels", "plotly"})
+# Modules a course notebook imports beside Keras, which a grading machine may lack; and Keras's
+# other backends, which grading does not use (Q12).
+COMMON_LIBRARIES = frozenset({"pandas", "sklearn", "matplotlib", "scipy", "seaborn", "statsmodels", "plotly",
+                              "jax", "torch"})
 
 
 class _Missing:
@@ -571,8 +588,11 @@ def _describe_layer(layer: object, names: list) -> dict:
     wrapped = _wrapped(own)  # Bidirectional, TimeDistributed: the layer they wrap
     inner = _own(wrapped) if wrapped is not None else own
     cell = _own(inner.get("cell")) if _keras_type(inner.get("cell")) is not None else {}
+    cell_layer = _cell_layer(keras_type, own.get("cell"))
     return {
         **described,
+        "keras_type": cell_layer or keras_type,
+        "cell": _keras_type(own.get("cell")) if cell_layer else None,
         "wrapped_type": _keras_type(wrapped) if wrapped is not None else None,
         "units": _integer(inner.get("units", cell.get("units"))),
         "return_sequences": _boolean(inner.get("return_sequences")),
@@ -583,10 +603,25 @@ def _describe_layer(layer: object, names: list) -> dict:
         "count_params": _integer(_attempt(lambda: layer.count_params())),
         "input_shape": _shape(_attempt(lambda: layer.input.shape)),
         "output_shape": _output_shape(layer),
+        "outputs": _output_count(layer),
         "attributes": _settings(own, {}, names),
         "wrapped_attributes": _settings(inner, cell, names) if wrapped is not None else None,
         "cell_attributes": _settings(cell, {}, names) if cell else None,
     }
+
+
+def _cell_layer(keras_type: str | None, cell: object) -> str | None:
+    """The recurrent layer a bare `RNN` of one cell is (Q8): `RNN(LSTMCell(50))` is `LSTM`, as its
+    cell's Keras class without "Cell" names a layer of this Keras (GRUCell: GRU; SimpleRNNCell:
+    SimpleRNN). Stacked cells are none."""
+    cell_type = _keras_type(cell)
+    if keras_type != "RNN" or cell_type is None or not cell_type.endswith("Cell"):
+        return None
+    name = cell_type[:-len("Cell")]
+    for _, type_name in _LAYER_TYPES.values():
+        if type_name == name:
+            return name
+    return None
 
 
 def _settings(own: dict, cell: dict, names: list) -> dict:
@@ -606,7 +641,7 @@ def _setting(value: object) -> object:
     if isinstance(value, _INTEGRAL):
         return _integer(value)
     if type(value) is float:
-        return _text(float.__repr__(value))
+        return value if float.__sub__(value, value) == 0.0 else None  # finite: JSON has no NaN or infinity
     if isinstance(value, (tuple, list)):
         return _shape(value)
     if callable(value):
@@ -694,6 +729,15 @@ def _output_shape(layer: object) -> list | None:
     return _shape(shape)
 
 
+def _output_count(layer: object) -> int | None:
+    """How many tensors the layer returns, when it returns a list of them (an LSTM with
+    return_state=True: its output and its two states, 3); None for one tensor."""
+    output = _attempt(lambda: layer.output)
+    if type(output) not in (list, tuple):
+        return None
+    return _attempt(lambda: len(output))
+
+
 def _shape(shape: object) -> list | None:
     """At most MAX_DIMS dimensions, each an int or None; None for anything else."""
     dims = _attempt(lambda: _first(shape, MAX_DIMS + 1))
@@ -745,6 +789,8 @@ def _encode(value: object) -> str:
         return "true" if value else "false"
     if kind is int:
         return int.__repr__(value)
+    if kind is float:
+        return float.__repr__(value) if float.__sub__(value, value) == 0.0 else "null"
     if kind is str:
         return _quote(value)
     if kind is list:
