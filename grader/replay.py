@@ -24,8 +24,8 @@ How the two verdicts make the score (`confirm`):
   would let a notebook forge its run and break its replay on purpose.
 - The result is `tampered` only on evidence no honest notebook produces: a cell that ran other
   code than the notebook holds (grader/as_written.py), in the notebook's run or in the replay.
-- A replay that a limit stopped is tried once more by the caller (a busy machine is the honest
-  cause; code that hangs only in the replay hangs again). One whose kernel could not start even
+- A replay that a limit stopped is tried once more by the caller, when the notebook's time leaves
+  room for it (a busy machine is the honest cause; code that hangs only in the replay hangs again). One whose kernel could not start even
   then (a limit before any of the notebook's code ran) is no evidence either way: the notebook's
   verdicts stand and a note says they are unconfirmed.
 """
