@@ -413,10 +413,14 @@ FUNCTIONAL_BESIDE_SEQUENTIAL = [
     "x = LSTM(300)(x)\nx = Dense(100)(x)\nnet = Model(inputs, Dense(10)(x))\nnet.summary()"]
 
 
-@pytest.mark.parametrize("sources, marked", [(PRINT_FN_SUMMARY, True), (FUNCTIONAL_BESIDE_SEQUENTIAL, False)])
-def test_an_honest_notebook_the_replay_disagrees_with_is_never_tampered(tmp_path, sources, marked):
-    result = grade(tmp_path, make_notebook(sources, marked=marked))
-    assert result.status in ("graded", "needs_review")
-    if result.status == "needs_review":
-        assert any(note.startswith("The notebook's own run and a clean replay") and "instructor" in note
-                   for note in result.notes)
+def test_a_functional_model_beside_an_empty_sequential_is_graded_not_tampered(tmp_path):
+    result = grade(tmp_path, make_notebook(FUNCTIONAL_BESIDE_SEQUENTIAL, marked=False))
+    assert (result.status, result.score) == ("graded", 100)
+
+
+def test_a_summary_printed_from_a_file_is_for_review_not_tampering(tmp_path):
+    """The replay leaves out the `print` of what `summary` wrote (Q10's route is still open there):
+    the runs disagree on step 5, which an honest notebook does, so it is for an instructor."""
+    result = grade(tmp_path, make_notebook(PRINT_FN_SUMMARY))
+    assert (result.status, [step.score for step in result.steps]) == ("needs_review", [20, 20, 20, 20, 0])
+    assert text("note.needs_review", "en", what=text("note.review_steps", "en", steps="5")) in result.notes
