@@ -339,7 +339,7 @@ class KernelSession:
         so ten thousand cells that change nothing hold one."""
         name, find, attributes = self.model_variable, self.policy.find_model, json.dumps(probed_attributes())
         data = await self._probe(probe_expression(f"snapshot({name!r}, {find!r}, {attributes!r})"))
-        if self._last_snapshot is not None and self._last_snapshot[0] == data and not data.get("summary_calls"):
+        if self._last_snapshot is not None and self._last_snapshot[0] == data:
             return self._last_snapshot[1]
         snapshot = self._parse(data)
         self._last_snapshot = (data, snapshot)
