@@ -7,13 +7,14 @@ compared with the weights Keras actually created; what a layer says of itself is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from grader.align import align
 from grader.layer_kinds import kind, normalise, spatial_rank, vocabulary
 from grader.messages import text
 from grader.results import CheckResult, LayerView, NetworkRow
 from grader.snapshot import LayerState
-from grader.spec import ExerciseSpec, LayerSpec, format_shape
+from grader.spec import ExerciseSpec, LayerSpec, StepSpec, format_shape
 
 
 def layer_params(layer_type: str | None, units: int | None, inputs: int | None,
@@ -105,17 +106,21 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         # A later layer's input is what it is wired to, unless it states another (which Keras 2
         # ignores, but the student's statement about the network is then wrong).
         declared = model_input_dim if index == 0 else _stated_or_miswired(layers, index)
+        stated = index > 0 and _declared_dim(layers[index]) is not None
+        # Q7 where the exercise gives a later layer no input: the one it states must be what the layer before gives.
+        wanted = spec.input_dim if spec.input_dim is not None or not stated else _output_features(layers[index - 1])
         shape_in = incoming_shape(layers, index, model_input_dim)
         if incoming is None and shape_in:
             incoming = shape_in[-1]  # a model Keras builds later: what the layers before give
-        layer_checks = _layer_checks(spec, layers[index], incoming, declared, index == 0, lang, shape_in)
+        layer_checks = _layer_checks(spec, layers[index], incoming, declared, wanted, index == 0, lang, shape_in)
         if keras_built and not layers[index].built:  # no shape, no weights: only its settings can be judged
             layer_checks = [check for check in layer_checks if check.name not in ("params", "output_shape")]
             layer_checks.append(CheckResult("built", text("value.built", lang), text("value.not_built", lang), False,
                                             text("check.not_built", lang), text("explain.built", lang)))
         for check in layer_checks:
             if not check.passed:
-                check.explain = _explain(check.name, spec, layers[index], incoming, lang)
+                check.explain = text("explain.input_dim_later", lang, dim=wanted) if (check.name, stated) == \
+                    ("input_dim", True) else _explain(check.name, spec, layers[index], incoming, lang)
         checks.extend(layer_checks)
     if len(added) > len(specs):
         checks.append(CheckResult("layer_count", len(specs), len(added), False,
@@ -176,6 +181,142 @@ def layer_cost(layer: LayerState, spec: LayerSpec) -> float:
     """How unlike the expected layer a layer is, to align a model's layers to the exercise's."""
     cost = 0.0 if layer.keras_type == spec.type else 0.6
     return cost + (0.3 if main_value(layer) != spec.units else 0.0)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The layers of a model judged as a whole that one step answers for: for each of the step's
+    expected layers, the index of the layer aligned to it (None: missing), and the layers the
+    exercise does not have that sit in the step's stretch of the network."""
+
+    matched: tuple[int | None, ...]
+    extras: tuple[int, ...] = ()
+
+
+def stretches(spec: ExerciseSpec, layers: Sequence[LayerState]) -> dict[str, Stretch]:
+    """Each step's stretch of a model judged as a whole, its layers aligned to the exercise's. A
+    layer the exercise does not have is charged to the step of the next aligned layer (it sits on
+    the way to that step's layers); after the last aligned layer, to that layer's step."""
+    expected = [(step, number) for step in spec.steps for number in range(len(step.layers))]
+    matches = align(layers, [step.layers[number] for step, number in expected], layer_cost)
+    matched = {step.id: [None] * len(step.layers) for step in spec.steps}
+    extras: dict[str, list[int]] = {step.id: [] for step in spec.steps}
+    for index, match in enumerate(matches):
+        if match is not None:
+            step, number = expected[match]
+            matched[step.id][number] = index
+            continue
+        owner = next((expected[later][0] for later in matches[index:] if later is not None), None) or \
+            next((expected[earlier][0] for earlier in reversed(matches[:index]) if earlier is not None), None) or \
+            next((step for step in spec.steps if step.layers), None)
+        if owner is not None:
+            extras[owner.id].append(index)
+    return {step.id: Stretch(tuple(matched[step.id]), tuple(extras[step.id])) for step in spec.steps}
+
+
+def judge_stretch(step: StepSpec, layers: Sequence[LayerState], stretch: Stretch, model_input_dim: int | None,
+                  lang: str, *, keras_built: bool = False,
+                  reference: Sequence[LayerSpec] | None = None) -> list[CheckResult]:
+    """A step of a model judged as a whole: a failed check for each extra layer in its stretch,
+    then each expected layer against the layer aligned to it. With `reference` (the exercise's
+    layers of the earlier steps, one of which failed), the step's layers are judged as they would
+    be on top of those: their settings as written, their shapes and parameters computed on the
+    input the exercise gives them, so that an earlier step's mistake costs that step only."""
+    own = sorted([*(index for index in stretch.matched if index is not None), *stretch.extras])
+    chain, position = list(layers), {index: index for index in own}
+    if reference is not None:
+        chain, position = _on_reference(reference, layers, own, model_input_dim)
+    checks = [_extra_layer_check(step, layers, stretch, index, lang) for index in stretch.extras]
+    for spec, index in zip(step.layers, stretch.matched):
+        if index is None:
+            checks += judge_layers([spec], (), 0, None, lang, whole_model=True)
+        else:
+            checks += judge_layers([spec], chain[:position[index] + 1], position[index], model_input_dim, lang,
+                                   whole_model=True, keras_built=keras_built)
+    return checks
+
+
+def layer_code(layer: LayerState) -> str:
+    """A layer as the code that makes it, in short: `LSTM(200, return_sequences=True)`, `Dense(1)`."""
+    shown_type = layer.keras_type or layer.class_path.rsplit(".", 1)[-1]
+    if layer.wrapped_type:
+        return f"{shown_type}({layer.wrapped_type})"
+    main = main_value(layer)
+    shown = [_show(main)] if main is not None and not isinstance(main, dict) else []
+    layer_kind = kind(layer.keras_type)
+    if layer_kind is not None and layer_kind.recurrent and layer.return_sequences:
+        shown.append("return_sequences=True")
+    return f"{shown_type}({', '.join(shown)})"
+
+
+def _extra_layer_check(step: StepSpec, layers: Sequence[LayerState], stretch: Stretch, index: int,
+                       lang: str) -> CheckResult:
+    """An extra layer, named, with the step's own layer it sits before (or, at the end, after)."""
+    mine = [matched for matched in stretch.matched if matched is not None]
+    after = next((matched for matched in mine if matched > index), None)
+    before = next((matched for matched in reversed(mine) if matched < index), None)
+    key, neighbour = ("check.extra_layer_before", after) if after is not None or before is None else \
+        ("check.extra_layer_after", before)
+    neighbour_code = layer_code(layers[neighbour]) if neighbour is not None else describe(step.layers[0])
+    count = len(mine) + len(stretch.extras)
+    return CheckResult("layer_count", len(step.layers), count, False,
+                       text(key, lang, layer=layer_code(layers[index]), neighbour=neighbour_code),
+                       text("explain.layer_count", lang, expected=len(step.layers)))
+
+
+def reference_states(specs: Sequence[LayerSpec]) -> list[LayerState]:
+    """The exercise's layers as a model built of them shows them: shapes and parameters from their
+    kinds' formulas, the first on the input the exercise declares."""
+    states: list[LayerState] = []
+    shape = None
+    for number, spec in enumerate(specs):
+        shape = spec.input_shape if shape is None else shape
+        output = spec.kind.output(spec.attributes, shape)
+        units = spec.attributes.get("units")
+        states.append(LayerState(
+            id=-1 - number, name=f"reference_{number}", keras_type=spec.type, class_path=spec.type,
+            units=units if isinstance(units, int) else None, return_sequences=spec.return_sequences, use_bias=None,
+            declared_input_shape=spec.input_shape if number == 0 else None, built=True,
+            weight_params=spec.kind.params(spec.attributes, shape), count_params=None, output_shape=output,
+            input_shape=shape, attributes=spec.attributes))
+        shape = output
+    return states
+
+
+def _on_reference(reference: Sequence[LayerSpec], layers: Sequence[LayerState], own: Sequence[int],
+                  model_input_dim: int | None) -> tuple[list[LayerState], dict[int, int]]:
+    """The reference layers, then the step's own layers (`own`, indices into `layers`) on what they
+    give: the chain to judge, and where each own layer sits in it."""
+    chain = reference_states(reference)
+    position: dict[int, int] = {}
+    shape = chain[-1].output_shape if chain else None
+    for index in own:
+        layer = _on_input(layers, index, shape, model_input_dim)
+        position[index] = len(chain)
+        chain.append(layer)
+        shape = layer.output_shape
+    return chain, position
+
+
+def _on_input(layers: Sequence[LayerState], index: int, shape: tuple | None,
+              model_input_dim: int | None) -> LayerState:
+    """layers[index] as it would be on an input of `shape`: the output shape and parameters its own
+    settings give there. A layer that takes the model's own input (the first), is wired elsewhere
+    than the layer before it (Q4), returns several tensors, or holds weights its settings do not
+    give on its real input stays as it is: that is its own doing, which its checks say."""
+    layer = layers[index]
+    layer_kind = kind(layer.keras_type)
+    if layer_kind is None or shape is None or index == 0 or (layer.outputs or 0) > 1 or \
+            (_declared_dim(layer) is None and _stated_or_miswired(layers, index) is not None):
+        return layer
+    settings = settings_of(layer)
+    weights = layer.weight_params
+    real = layer_kind.params(settings, incoming_shape(layers, index, model_input_dim))
+    if weights is not None and real in (None, weights):
+        weights = layer_kind.params(settings, shape)
+    output = layer_kind.output(settings, shape)
+    return replace(layer, input_shape=shape, weight_params=weights,
+                   output_shape=output if output is not None else layer.output_shape)
 
 
 def compare_network(spec: ExerciseSpec, layers: Sequence[LayerState], input_dim: int | None = None,
@@ -316,7 +457,7 @@ def _declared_dim(layer: LayerState) -> int | None:
 
 
 def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, declared: int | None,
-                  first: bool, lang: str, shape_in: tuple | None = None) -> list[CheckResult]:
+                  wanted: int | None, first: bool, lang: str, shape_in: tuple | None = None) -> list[CheckResult]:
     actual_type = layer.keras_type or layer.class_path
     shown_type = f"{actual_type}({layer.wrapped_type})" if layer.wrapped_type else actual_type
     checks = [_compare("type", spec.type, shown_type, lang)]
@@ -333,9 +474,8 @@ def _layer_checks(spec: LayerSpec, layer: LayerState, incoming: int | None, decl
         shown = format_shape(actual) if actual is not None else text("value.not_declared", lang)
         checks.append(CheckResult("input_shape", format_shape(spec.input_shape), shown, passed,
                                   _message("input_shape", format_shape(spec.input_shape), shown, passed, lang)))
-    elif spec.input_dim is not None and (first or declared is not None):
-        checks.append(_compare("input_dim", spec.input_dim, declared, lang,
-                               missing=text("value.not_declared", lang)))
+    elif wanted is not None and (first or declared is not None):
+        checks.append(_compare("input_dim", wanted, declared, lang, missing=text("value.not_declared", lang)))
     if spec.kind.main == "units" and spec.kind.family != "bidirectional":
         checks.append(_params_check(spec, layer, actual_type, incoming, lang))
     else:

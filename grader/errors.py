@@ -57,6 +57,17 @@ def has_placeholder(code: str, placeholder: str) -> bool:
     return placeholder.replace(" ", "") in "".join(pieces)
 
 
+# IPython compiles a whole cell before it runs any of it: these errors stop a cell before its first line.
+NOT_COMPILED = ("SyntaxError", "IndentationError", "TabError")
+
+
+def ran_nothing(error: str | None, placeholder: bool) -> bool:
+    """Did a failed step's code run none of its lines: a placeholder left in it, or `error` (its
+    `ename` or `ename: evalue`) one that stops a cell before it runs? Its failed checks (no model,
+    a layer missing) then only restate that cause."""
+    return placeholder or (error or "").split(":", 1)[0] in NOT_COMPILED
+
+
 def error_line(error: ErrorInfo) -> str | None:
     """The student's line that raised: the last of their frames IPython quotes."""
     found = _CELL_FRAME.findall(error.traceback or "")

@@ -10,20 +10,21 @@ The same checks judge the clean replay of each step's code in a fresh kernel (gr
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from grader.align import align
 from grader.check_kinds import CHECK_KINDS
-from grader.checks import judge_layers, judge_model_defined, layer_cost, main_value
-from grader.errors import error_sentence, has_placeholder, undefined_name
+from grader.checks import judge_layers, judge_model_defined, judge_stretch, main_value, stretches
+from grader.errors import error_sentence, has_placeholder, ran_nothing, undefined_name
 from grader.runs import CellRun, ErrorInfo, Runner
-from grader.messages import text
+from grader.messages import text, with_more_failed
 from grader.results import CheckResult, StepResult
 from grader.snapshot import EMPTY, Snapshot
-from grader.spec import ExerciseSpec, StepSpec
-from grader.steps import StepMap
+from grader.spec import ExerciseSpec, LayerSpec, StepSpec
+from grader.layer_kinds import vocabulary
+from grader.steps import StepMap, callee_name
 from grader.written import Written, unwritten
 
 DEFERRED = "deferred"  # judged_on of a step whose verdict the clean replay gives
@@ -39,11 +40,32 @@ class Evidence:
     judged_on: str
 
 
+def creates_layers(code: str) -> bool:
+    """Does this code call a layer class the grader knows (grader/layers.toml) outside `.add(...)`?"""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    known = vocabulary()
+    added = {id(argument) for node in ast.walk(tree) if isinstance(node, ast.Call) and callee_name(node) == "add"
+             for argument in node.args}
+    return any(isinstance(node, ast.Call) and callee_name(node) in known and id(node) not in added
+               for node in ast.walk(tree))
+
+
+def model_built(runs: Sequence[CellRun]) -> bool:
+    """Did a model of these runs get its input (declared, or built on data)?"""
+    return any(run.snapshot and run.snapshot.model and run.snapshot.model.input_known for run in runs)
+
+
 class StepJudge:
     def __init__(self, spec: ExerciseSpec, step_map: StepMap, runs: Sequence[CellRun],
                  session: Runner | None, lang: str, *, defer_reruns: bool = False,
-                 written: Written | None = None) -> None:
+                 written: Written | None = None, built_eventually: bool | None = None) -> None:
         self.spec = spec
+        # Does the notebook's model get its input at some point (grader/replay.py passes what the
+        # notebook's own run showed, as the replay cannot see ahead)? None: as `runs` show.
+        self.built_eventually = model_built(runs) if built_eventually is None else built_eventually
         # What the notebook's code holds (grader/written.py): a step's layers score only when their
         # settings are written there. None: not judged (the self-check in the student's own kernel).
         self.written = written
@@ -80,9 +102,10 @@ class StepJudge:
         return self._result(step, rerun_checks, rerun,
                             self.rerun_notes(all(c.passed for c in rerun_checks), culprit))
 
-    def rerun_notes(self, passed: bool, culprit: StepSpec | None) -> list[str]:
-        """The notes of a step judged on the reference model of the steps before it."""
-        notes = [text("note.rerun_judged", self.lang)]
+    def rerun_notes(self, passed: bool, culprit: StepSpec | None, how: str = "note.rerun_judged") -> list[str]:
+        """The notes of a step judged on the reference model of the steps before it (`how`: re-run
+        on it, or its final layers judged as they would be on it)."""
+        notes = [text(how, self.lang)]
         if passed and culprit is not None:
             notes.append(text("note.carried_error", self.lang, step=culprit.number,
                               title=culprit.title[self.lang]))
@@ -113,7 +136,8 @@ class StepJudge:
     def prefix_ok(self, step: StepSpec, before: Snapshot) -> bool:
         """Did every step before this one build exactly what the spec expects, as `before` shows?
         A model not built yet (its input declared later, by `model.build(...)`) is judged on what
-        it shows: each layer's type, units and return_sequences."""
+        it shows: each layer's type, units and return_sequences. A model never built has no input
+        dimension, which every exercise's first step asks for: not what the spec expects."""
         if step.creates_model:
             return True
         reference = self.spec.layers_before(step)
@@ -122,7 +146,7 @@ class StepJudge:
         if len(layers) != len(reference) or before.model is None:
             return False
         if not before.model.input_known:
-            return all((layer.keras_type, main_value(layer)) == (want.type, want.units)
+            return self.built_eventually and all((layer.keras_type, main_value(layer)) == (want.type, want.units)
                        and (want.return_sequences is None or layer.return_sequences == want.return_sequences)
                        for layer, want in zip(layers, reference))
         checks = judge_layers(reference, layers, 0, before.model.input_dim, self.lang)
@@ -147,8 +171,27 @@ class StepJudge:
         return self._result(step, self._checks(step, evidence), evidence, [])
 
     def _checks(self, step: StepSpec, evidence: Evidence | None) -> list[CheckResult]:
-        """The step's checks, each kind as the check registry (grader/check_kinds.py) judges it."""
-        return [check for name in step.checks for check in CHECK_KINDS[name](self, step, evidence)]
+        """The step's checks, each kind as the check registry (grader/check_kinds.py) judges it; a
+        step whose layers are added only later, on the final model."""
+        final = self._adding_later(step, evidence)
+        if final is None:
+            return [check for name in step.checks for check in CHECK_KINDS[name](self, step, evidence)]
+        return [*self._final_layer_checks(step, final),
+                *(check for name in step.checks if name != "layers" for check in CHECK_KINDS[name](self, step, evidence))]
+
+    def _adding_later(self, step: StepSpec, evidence: Evidence | None) -> Snapshot | None:
+        """The final model, when the step's code creates layers but adds none, and a later model
+        holds them (created in steps 1-4 and collected in a list, `Sequential(layers)` in step 5):
+        a step's layers are the ones its code creates, wherever they are added."""
+        if evidence is None or "layers" not in step.checks or not creates_layers(self.step_map.source(step.id)):
+            return None
+        after = evidence.after
+        if after.model is not None and self.start_of_step(step, evidence) < len(after.layers):
+            return None  # it added layers of its own
+        final = next((run.snapshot for run in reversed(self.runs) if run.snapshot and run.snapshot.model), None)
+        if final is None or final.model is None or not final.layers:
+            return None
+        return final if {layer.id for layer in final.layers} - {layer.id for layer in after.layers} else None
 
     @staticmethod
     def start_of_step(step: StepSpec, evidence: Evidence) -> int:
@@ -172,6 +215,8 @@ class StepJudge:
         code = self.step_map.source(step.id)
         raised = next((run.error for run in evidence.runs if run.error), None) if evidence else None
         placeholder = has_placeholder(code, self.spec.policy.placeholder)
+        if self._adding_later(step, evidence) is not None:
+            notes = [text("note.added_later", self.lang), *notes]
         if not passed and placeholder:
             notes = [text("note.placeholder", self.lang), *notes]
         return StepResult(id=step.id, title=step.title[self.lang], score=step.points if passed else 0,
@@ -203,16 +248,18 @@ class StepJudge:
                 error_sentence(raised, code, self.lang)
         else:
             first = failed.pop(0) if failed else (notes[0] if notes else "")
-        return first + (f" (+{len(failed)})" if failed else "")
+        more = 0 if ran_nothing(raised.ename if raised else None, placeholder) else len(failed)
+        return with_more_failed(first, more, self.lang)
 
-    def _final_layer_checks(self, step: StepSpec, final: Snapshot, matches, expected) -> list[CheckResult]:
+    def _final_layer_checks(self, step: StepSpec, final: Snapshot,
+                            reference: Sequence[LayerSpec] | None = None) -> list[CheckResult]:
+        """The step's stretch of the final model, its layers aligned to the exercise's (grader/checks.py,
+        `stretches`); `reference`: judged on top of the exercise's layers of the earlier steps."""
         if final.model is None or not final.model.is_keras_model:
             return [judge_model_defined(False, self.spec.model_variable, self.lang),
                     *self.layer_checks(step, (), 0, None, whole_model=True)]
-        mine = [i for i, match in enumerate(matches) if match is not None and expected[match][0] is step]
-        start, end = (mine[0], mine[-1] + 1) if mine else (len(final.layers), len(final.layers))
-        return self.layer_checks(step, final.layers[:end], start, final.model.input_dim, whole_model=True,
-                                 keras_built=bool(final.layers) and final.layers[0].built)
+        return judge_stretch(step, final.layers, stretches(self.spec, final.layers)[step.id], final.model.input_dim,
+                             self.lang, keras_built=bool(final.layers) and final.layers[0].built, reference=reference)
 
     def _failed_import(self, raised: ErrorInfo) -> CellRun | None:
         """The run whose failed import left undefined the name `raised` (a NameError) complains of."""
@@ -223,17 +270,25 @@ class StepJudge:
                      and re.search(rf"\bimport\b[^\n]*\b{re.escape(name)}\b", run.source)), None)
 
     def _judge_final_model(self) -> list[StepResult]:
-        """Judge the last model the notebook built, its layers aligned to the steps they belong to."""
+        """Judge the last model the notebook built, its layers aligned to the steps they belong to.
+        With no code to run again, a step after one that failed is judged on its layers as they
+        would be on top of correct earlier steps, as a re-run would judge it."""
         final = next((run.snapshot for run in reversed(self.runs) if run.snapshot), EMPTY)
-        expected = [(step, layer) for step in self.spec.steps for layer in step.layers]
-        matches = align(final.layers, [layer for _, layer in expected], layer_cost)
-        note = [text("note.whole_model", self.lang)]
         results = []
         for step in self.spec.steps:
             evidence = Evidence(final, final, self.runs, "final_model")
             checks = [check for name in step.checks if name != "layers"
                       for check in CHECK_KINDS[name](self, step, evidence)]
+            notes = [text("note.whole_model", self.lang)]
             if "layers" in step.checks:
-                checks = self._final_layer_checks(step, final, matches, expected) + checks
-            results.append(self._result(step, checks, evidence, note))
+                culprit = next((s for s, r in zip(self.spec.steps, results) if not r.passed), None)
+                layers = self._final_layer_checks(step, final)
+                on_reference = self._final_layer_checks(step, final, self.spec.layers_before(step)) \
+                    if culprit is not None and final.layers and not all(check.passed for check in layers) else layers
+                if on_reference != layers:  # the earlier steps' mistakes made a difference here
+                    layers = on_reference
+                    notes += self.rerun_notes(all(check.passed for check in [*layers, *checks]), culprit,
+                                              "note.final_judged")
+                checks = layers + checks
+            results.append(self._result(step, checks, evidence, notes))
         return results

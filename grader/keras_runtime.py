@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
+from grader.layer_kinds import vocabulary
 from grader.runs import CellRun
-from grader.steps import callee_name, code_cells, readable_cells
+from grader.steps import callee_name, readable_cells
 
 AUTO = "auto"
 KERAS_CHOICES = (AUTO, "2", "3")
@@ -34,6 +35,8 @@ BACKEND = "tensorflow"  # the only backend grading runs Keras with
 _KERAS2_KEYWORDS = {"input_dim", "batch_input_shape"}
 _KERAS2_KEYWORD_ERROR = "Unrecognized keyword arguments passed to"
 _KERAS2_ONLY_NAMES = ("compat.v1", "disable_v2_behavior", "get_session", "set_session", "tf.Session")
+# A whole-number size written as a float (`Dense(hidden / 3)`), which Keras 2 takes and Keras 3 refuses.
+_FLOAT_SIZE_ERROR = re.compile(r"expected a positive integer\. Received: \w+=\d+\.0\b")
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,17 @@ class KerasRuntime:
             return cls(int(choice))
         return KERAS2 if uses_keras2_api(nb) else KERAS3
 
-    def retry(self, choice: str, runs: list[CellRun]) -> KerasRuntime | None:
-        """The Keras to run the notebook again under, after `runs` under this one: Keras 2 when the
-        choice is auto and Keras 3 rejected Keras 2 code; otherwise None."""
-        if choice == AUTO and self == KERAS3 and ran_keras2_code(runs):
+    def retry(self, choice: str, runs: list[CellRun], full_marks: bool) -> KerasRuntime | None:
+        """The Keras to run the notebook again under, after `runs` under this one, when the choice is
+        auto: Keras 2 when Keras 3 rejected Keras 2 code; Keras 3 when a notebook started under
+        Keras 2 for its Keras 2 keywords fell short of full marks and raised an error there (its
+        other code may be Keras 3's). Otherwise None."""
+        if choice != AUTO:
+            return None
+        if self == KERAS3 and ran_keras2_code(runs):
             return KERAS2
-        return None
+        raised = any(run.error for run in runs)
+        return KERAS3 if self == KERAS2 and not full_marks and raised else None
 
 
 KERAS2 = KerasRuntime(2)
@@ -70,27 +78,44 @@ KERAS3 = KerasRuntime(3)
 
 def uses_keras2_api(nb: NotebookNode) -> bool:
     """Does the code pass keywords that only Keras 2 accepts (input_dim=, batch_input_shape=)? Only
-    the code the analysis reads is looked at (grader/steps.py, CODE_CHARS)."""
+    the code the analysis reads is looked at (grader/steps.py, CODE_CHARS); only calls of layers
+    the grader knows (grader/layers.toml) count."""
+    layers = vocabulary()
     for _, source in readable_cells(nb):
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or nested too deep to read
             continue
         for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+            name = callee_name(call)
+            if name not in layers:  # build_model(input_dim=1) is the student's own function
+                continue
             keywords = {keyword.arg for keyword in call.keywords} & _KERAS2_KEYWORDS
             # An Embedding's input_dim is its vocabulary, in every Keras.
-            if keywords - ({"input_dim"} if callee_name(call) == "Embedding" else set()):
+            if keywords - ({"input_dim"} if name == "Embedding" else set()):
                 return True
     return False
+
+
+def keras2_reason(nb: NotebookNode, keras3_runs: list[CellRun]) -> str:
+    """Why a notebook was graded under Keras 2, as the key of its note: its Keras 2 keywords, a
+    size written as a float that Keras 3 refused, or code only TensorFlow 1 style Keras 2 runs."""
+    if uses_keras2_api(nb):
+        return "keras2"
+    if any(run.error and _FLOAT_SIZE_ERROR.search(run.error.evalue) for run in keras3_runs):
+        return "keras2_float"
+    return "keras2_only"
 
 
 def ran_keras2_code(runs: list[CellRun]) -> bool:
     """Did Keras 3 reject Keras 2 code? A Keras 2 keyword; a first layer declared with input_dim,
     which Keras 3 reads as a 2-D input that no recurrent layer accepts; or an error in code that
-    uses what only TensorFlow 1 style Keras 2 runs (tensorflow.compat.v1, get_session, ...)."""
+    uses what only TensorFlow 1 style Keras 2 runs (tensorflow.compat.v1, get_session, ...); or a
+    whole-number size written as a float (100.0), which Keras 2 takes."""
     tf1_style = any(name in run.source for run in runs for name in _KERAS2_ONLY_NAMES)
     for run in runs:
-        if run.error and (tf1_style or _KERAS2_KEYWORD_ERROR in run.error.evalue):
+        if run.error and (tf1_style or _KERAS2_KEYWORD_ERROR in run.error.evalue
+                          or _FLOAT_SIZE_ERROR.search(run.error.evalue)):
             return True
         first = run.snapshot.layers[0] if run.snapshot and run.snapshot.layers else None
         if run.error and first and first.declared_input_shape and len(first.declared_input_shape) == 2:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -16,10 +17,44 @@ def _catalogue() -> dict:
     return tomllib.loads(_CATALOGUE.read_text(encoding="utf-8"))
 
 
+# What ends a sentence, and the full stops a message may put after a field that already ends one.
+_SENTENCE_ENDS = (".", "。", "!", "?", "！", "？", "…")
+_FULL_STOPS = (".", "。")
+_FORMATTER = string.Formatter()
+
+
 def text(key: str, lang: str, **fields) -> str:
-    """The message `section.name` in `lang`, with its {fields} filled in."""
+    """The message `section.name` in `lang`, with its {fields} filled in. A field that ends its own
+    sentence (Keras's message ending in a full stop) keeps its mark and the message's full stop
+    right after it is left out: never `data..`, `data.。` or `完成。.`. The field itself is never
+    changed (a path or a name may end in a dot)."""
     section, name = key.split(".", 1)
-    return _catalogue()[section][lang][name].format(**fields)
+    parts: list[str] = []
+    ended = False
+    for literal, field, spec, conversion in _FORMATTER.parse(_catalogue()[section][lang][name]):
+        if ended and literal.startswith(_FULL_STOPS):
+            literal = literal[1:]
+        parts.append(literal)
+        if field is None:
+            ended = False
+            continue
+        value = _FORMATTER.convert_field(_FORMATTER.get_field(field, (), fields)[0], conversion)
+        shown = _FORMATTER.format_field(value, spec or "")
+        parts.append(shown)
+        ended = shown.endswith(_SENTENCE_ENDS)
+    return "".join(parts)
+
+
+def status_label(status: str, lang: str) -> str:
+    """A result's status (grader/results.py STATUSES) as the reader's language says it."""
+    return text(f"report.status_{status}", lang)
+
+
+def with_more_failed(first: str, more: int, lang: str) -> str:
+    """A failed step's first sentence, and how many more of its checks failed, in words."""
+    if not more:
+        return first
+    return first + text("reason.more_one" if more == 1 else "reason.more", lang, count=more)
 
 
 # C0 and C1 controls (ESC starts a terminal escape sequence), DEL, and the invisible characters

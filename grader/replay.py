@@ -70,10 +70,11 @@ class Confirmation:
 
 
 async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: StepMap, parts: list[Part],
-                          lang: str, written: Written | None = None) -> Replay:
+                          lang: str, written: Written | None = None, built_eventually: bool = True) -> Replay:
     """Run `parts` in `kernel`, a fresh session, and judge each step on what they did (and, with
-    `written`, on whether the notebook's code holds the settings of its layers)."""
-    replayer = _Replayer(spec, step_map, lang, written)
+    `written`, on whether the notebook's code holds the settings of its layers; with
+    `built_eventually`, on whether the notebook's own run ever gave its model an input)."""
+    replayer = _Replayer(spec, step_map, lang, written, built_eventually)
     try:
         async with kernel as session:
             replayer.replay.started = True
@@ -84,9 +85,10 @@ async def replay_notebook(kernel: KernelSession, spec: ExerciseSpec, step_map: S
 
 
 class _Replayer:
-    def __init__(self, spec: ExerciseSpec, step_map: StepMap, lang: str, written: Written | None) -> None:
+    def __init__(self, spec: ExerciseSpec, step_map: StepMap, lang: str, written: Written | None,
+                 built_eventually: bool) -> None:
         self.spec, self.step_map, self.lang, self.written = spec, step_map, lang, written
-        self.judge = StepJudge(spec, step_map, [], None, lang, written=written)
+        self.judge = StepJudge(spec, step_map, [], None, lang, written=written, built_eventually=built_eventually)
         self.replay = Replay()
         self.results: dict[str, Evidence] = {}
         self.current: Snapshot = EMPTY

@@ -12,8 +12,12 @@ belonging to the step whose code it is (grader/steps.py) or to none. A statement
   `def f(...)`, `cfg['units'] = 50`, `layers.append(...)`, `obj.attr = ...`, a call of a function
   that sets the name as a global.
 
-Everything else (printing, plotting, training, installing input transformers, patching IPython)
-is left out. A cell that does not parse is kept whole when it is a step's code, else left out; so
+- in a step that prints the summary, after its `summary()` call: a statement that shows what the
+  summary wrote (`print(...)`, `display(...)`, `sys.stdout.write(...)`, a loop of those), as
+  `summary(print_fn=...)` into a list or a file and printed next (Q10).
+
+Everything else (other printing, plotting, training, installing input transformers, patching
+IPython) is left out. A cell that does not parse is kept whole when it is a step's code, else left out; so
 is a cell the analysis takes as one block, past its bounds (grader/steps.py, CODE_CHARS).
 """
 
@@ -23,7 +27,7 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nbformat import NotebookNode
 
@@ -55,6 +59,7 @@ class Statement:
     always: bool  # an import, or a magic that brings code or files: always kept
     calls: frozenset[str] = frozenset()  # functions it reads that declare globals: calling one may set them
     declares: tuple[tuple[str, frozenset[str]], ...] = ()  # functions it defines that declare globals, and those
+    shows: bool = False  # shows what a summary() before it wrote (Q10): kept
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,8 @@ def kept(statements: list[Statement]) -> list[bool]:
     keep = [False] * len(statements)
     for index in range(len(statements) - 1, -1, -1):
         statement = statements[index]
-        if statement.builds or statement.always or statement.binds & needed or statement.calls & needed_writers:
+        if statement.builds or statement.always or statement.shows or statement.binds & needed \
+                or statement.calls & needed_writers:
             keep[index] = True
             for name in statement.reads - needed:
                 needed.add(name)
@@ -142,8 +148,41 @@ def program(nb: NotebookNode, spec: ExerciseSpec, step_map: StepMap) -> list[Uni
     model = _model_names(trees, spec.model_variable)
     declares = {id(tree): _global_writes(tree) for tree in trees}
     writes = {function: names for tree in trees for function, names in declares[id(tree)].items()}
-    return [_unit(index, step, source, body, _Names(model, writes, declares), reading)
-            for index, step, source, body in raw]
+    summary_steps = {step.id for step in spec.steps if step.prints_summary}
+    units = [_unit(index, step, source, body, _Names(model, writes, declares), reading)
+             for index, step, source, body in raw]
+    return [_showing_summary(unit) if unit.step_id in summary_steps else unit for unit in units]
+
+
+_SHOWING = frozenset({"print", "display", "write", "writelines"})
+
+
+def _showing_summary(unit: Unit) -> Unit:
+    """`unit`, with the statements after its first summary() call that show text marked as kept."""
+    statements, seen = [], False
+    for statement in unit.statements:
+        shows = seen and _shows_text(statement.source)
+        seen = seen or ".summary(" in statement.source
+        statements.append(replace(statement, shows=True) if shows else statement)
+    return replace(unit, statements=tuple(statements))
+
+
+def _shows_text(source: str) -> bool:
+    """Is this statement a call that shows text, or a loop of nothing but such calls?"""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if len(tree.body) != 1:
+        return False
+    stmt = tree.body[0]
+    if isinstance(stmt, ast.For):
+        return all(_is_showing_call(inner) for inner in stmt.body)
+    return _is_showing_call(stmt)
+
+
+def _is_showing_call(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and callee_name(stmt.value) in _SHOWING
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ grader happens to output:
 - Q4 Functional API and subclassed keras.Model: accepted, judged on the layers they hold; a
   functional layer wired to the wrong input fails its step (input-dimension check).
 - Q4b Input dimension declared any way Keras accepts (input_dim, input_shape, batch_input_shape,
-  Input, model.build((None, None, 1))).
+  Input, model.build((None, None, 1)), a subclassed model called on a batch or trained on data).
 - Q5 stateful, fixed batch/time length, layer names: accepted.
 - Q6 Code that runs in no supported Keras (Keras 1 `output_dim`, `keras.layers.recurrent`,
   Python 2 print, CuDNNLSTM on CPU) fails that step (only that step); the reason gives the modern
@@ -66,10 +66,17 @@ report's language: an exception name, a Keras keyword or class, `<None>`, or a n
 mistake (the wrong value written, or the input dimension a layer should have): labels such as
 "units" are words of one language ("单元数" in Chinese).
 
+- Q10 Step 5 passes when the real summary() of the model ran and its text reached the output by
+  any route (print_fn into a file or a list that is then printed); a count_params() loop does not.
+- Q11 Each step is judged on its own code: a summary cell run before the Dense cell passes; a name
+  used in a cell before the cell that defines it fails there.
+- A step's layers are the ones its code creates and configures, wherever they are added (created
+  in steps 1-4, `Sequential([...])` of them in step 5).
+- A model that never gets an input dimension fails step 1 only: summary() raising "not yet been
+  built" under Keras 2 is step 1's consequence, so step 5 is judged on correct earlier steps.
+
 Left out as genuinely ambiguous under the policies: a trailing Activation or Dropout after
-Dense(10) (Q1 speaks of layers *between* the asked layers); a first layer that declares no input
-dimension anywhere followed by summary() (Keras 3 prints an unbuilt summary, Keras 2 raises, so
-whether step 5 passes is a Keras question, not a policy); a Python 2 `print` in the same cell as
+Dense(10) (Q1 speaks of layers *between* the asked layers); a Python 2 `print` in the same cell as
 the layer code (the whole cell is a SyntaxError, so which steps "made" the mistake is unclear).
 Kept, with the verdict the policies give: a functional model whose LSTM(100) is wired to the
 input leaves the correct LSTM(50) dangling outside the model; only step 2 made a mistake, so only
@@ -402,6 +409,13 @@ model.summary()"""), ALL),
 tf.disable_v2_behavior()
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import LSTM, Dense""", "model = Sequential()\n" + STACK_CORRECT_K3, "model.summary()"), ALL),
+    # The course's Keras 2 answer in TensorFlow 1 style: shapes hold `Dimension` objects there.
+    Case("fresh_en_compat_v1_course_answer", "fresh keras2 only", "en", partial(
+        fresh, """import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import LSTM, Dense""", "model = Sequential()\n" + K2_STEP1, "model.add(" + K2_STEP2 + ")",
+        K2_STEP3, "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"), ALL),
 
     # --- Keras 1, CuDNNLSTM, Python 2 (Q6) -------------------------------------------------------
     Case("fresh_zh_keras1_recurrent_import", "fresh keras1", "zh", partial(
@@ -510,6 +524,37 @@ model.summary()"""),
         x = self.lstm3(x)
         x = self.dense1(x)
         return self.dense2(x)""", "model = StackedLSTM()\nmodel.build((None, None, 1))\nmodel.summary()"), ALL),
+    # Built by calling it on a batch (Q4b): its input dimension is the one its first layer was built on.
+    Case("fresh_en_subclassed_model_called_on_a_batch", "subclassed Q4b", "en", partial(
+        fresh, TF_IMPORTS + "\nfrom tensorflow import keras", """class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.l1 = LSTM(50, return_sequences=True)
+        self.l2 = LSTM(100, return_sequences=True)
+        self.l3 = LSTM(300)
+        self.d1 = Dense(100)
+        self.d2 = Dense(10)
+    def call(self, x):
+        return self.d2(self.d1(self.l3(self.l2(self.l1(x)))))
+
+model = Net()
+model(np.zeros((2, 5, 1)))
+model.summary()"""), ALL),
+    Case("fresh_zh_subclassed_model_trained_before_summary", "subclassed Q4b", "zh", partial(
+        fresh, "# 子类模型\nimport numpy as np\nfrom tensorflow import keras\nfrom tensorflow.keras import layers",
+        """class StockModel(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.lstm_layers = [layers.LSTM(50, return_sequences=True), layers.LSTM(100, return_sequences=True),
+                            layers.LSTM(300)]
+        self.head = [layers.Dense(100), layers.Dense(10)]
+
+    def call(self, x):
+        for layer in self.lstm_layers + self.head:
+            x = layer(x)
+        return x""", """model = StockModel()
+model.compile(loss='mse', optimizer='adam')
+model.fit(np.zeros((4, 7, 1)), np.zeros((4, 10)), epochs=1, verbose=0)""", "model.summary()"), ALL),
 
     # --- wrappers --------------------------------------------------------------------------------
     Case("fresh_en_bidirectional_step1", "wrapper", "en", partial(
@@ -647,6 +692,15 @@ model.add(Dense(100))
 model.add(Dense(10))
 model.summary()"""),
         (True, False, True, True, True), {2: "30"}),
+    Case("fresh_en_q7_course_way_input_dim_50_on_step3", "Q7", "en", partial(
+        fresh, TF_IMPORTS, "model = Sequential()\n" + K2_STEP1,
+        "model.add(LSTM(input_dim=50, units=100, return_sequences=True))",
+        # Copied from step 2: the layer receives 100 features (tf-keras keeps the statement and ignores it).
+        "model.add(LSTM(300, input_dim=50))", "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        (True, True, False, True, True), {3: "50"}),
+    Case("template_zh_step3_input_dim_50", "template slip Q7", "zh",
+         filled("zh", s3=("model.add(LSTM(300, input_dim=50))",)),
+         (True, True, False, True, True), {3: "50"}),
     Case("fresh_en_one_cell_list_form_units_128", "fresh one cell", "en", partial(
         fresh, TF_IMPORTS + """
 
@@ -786,6 +840,113 @@ model.add(Dense(10))""", "model.summary()"),
         "model.add(LSTM(100, return_sequences=True))", "model.add(LSTM(300))",
         "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
         (False, True, True, True, True), {1: "model = keras.Sequential"}),
+    # --- issue 18: shapes whose verdict was wrong, decided by the policies -----------------------
+    # Layers created in steps 1-4 and collected, the model made from them in step 5: a step's layers
+    # are the ones its code creates, wherever they are added.
+    Case("template_zh_layers_named_then_sequential_of_them", "layers added later", "zh",
+         filled("zh", comment=False, s1=given_code("zh") + "l1 = LSTM(input_dim=1, units=50, return_sequences=True)",
+                s2="l2 = LSTM(input_dim=50, units=100, return_sequences=True)", s3="l3 = LSTM(300, return_sequences=False)",
+                s4="d1 = Dense(100)\nd2 = Dense(10)", s5="model = Sequential([l1, l2, l3, d1, d2])\nmodel.summary()"), ALL),
+    Case("fresh_en_layers_appended_to_a_list", "layers added later", "en", partial(
+        fresh, TF_IMPORTS, "layers = [LSTM(50, input_shape=(None, 1), return_sequences=True)]",
+        "layers.append(LSTM(100, return_sequences=True))", "layers.append(LSTM(300))",
+        "layers += [Dense(100), Dense(10)]", "model = Sequential(layers)\nmodel.summary()"), ALL),
+    # A step 1 that declares no input, the rest the course's way (input_dim=50 in step 2): under
+    # Keras 2 summary() raises "not yet been built"; step 5 is judged on correct earlier steps.
+    Case("fresh_en_no_input_declared_then_course_style", "no input", "en", partial(
+        fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True))",
+        "model.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
+        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        (False, True, True, True, True), {1: "1"}),
+    # Keras 3 raises in step 1's own add() (stateful without a batch size): step 1's error.
+    Case("template_en_stateful_without_batch_size", "keras3 add raised", "en",
+         filled("en", comment=False, s1=("model.add(keras.Input(shape=(None, 1)))\n"
+                                         "model.add(LSTM(50, return_sequences=True, stateful=True))",),
+                s2=("LSTM(100, return_sequences=True)",), s3=("model.add(LSTM(300))",)),
+         (False, True, True, True, True), {1: "stateful"}),
+    # Q10: the summary's text reaches the output through print_fn; a count_params() loop does not pass.
+    Case("template_en_summary_through_a_file", "Q10", "en",
+         filled("en", comment=False, s5="with open('summary.txt', 'w') as f:\n"
+                "    model.summary(print_fn=lambda line, **kw: f.write(line + '\\n'))\n"
+                "print(open('summary.txt').read())"), ALL),
+    Case("template_zh_count_params_instead_of_summary", "Q10", "zh",
+         filled("zh", comment=False, s5="for layer in model.layers:\n    print(layer.name, layer.count_params())"),
+         (True, True, True, True, False), {5: "summary"}),
+    # Q11: each step on its own code. Cells swapped: the summary cell run before the Dense cell passes;
+    # a name used in a cell before the cell that defines it fails there.
+    Case("fresh_en_summary_cell_before_dense_cell", "Q11", "en", partial(
+        fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(input_dim=1, units=50, return_sequences=True))",
+        "model.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
+        "model.summary()", "model.add(Dense(100))\nmodel.add(Dense(10))"), ALL),
+    Case("fresh_zh_model_used_before_defined", "Q11", "zh", partial(
+        fresh, TF_IMPORTS, "model.add(LSTM(input_dim=1, units=50, return_sequences=True))",
+        "model = Sequential()\nmodel.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
+        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        (False, True, True, True, True), {1: "NameError"}),
+    # Code that cannot be split into steps is judged on its final model; a later step on correct
+    # earlier steps (its shapes and parameters computed on the input the exercise gives it).
+    Case("fresh_en_loop_over_units_step3_return_sequences", "whole model slip", "en", partial(
+        fresh, TF_IMPORTS + "\nfrom tensorflow import keras", """model = Sequential()
+model.add(keras.Input(shape=(None, 1)))
+for units, seq in [(50, True), (100, True), (300, True)]:
+    model.add(LSTM(units, return_sequences=seq))
+model.add(Dense(100))
+model.add(Dense(10))
+model.summary()"""), (True, True, False, True, True), {3: "return_sequences"}),
+    Case("fresh_zh_build_model_step3_return_sequences", "whole model slip", "zh", partial(
+        fresh, "# 搭建模型\n" + TF_IMPORTS, """def build_model():
+    model = Sequential()
+    model.add(LSTM(50, input_shape=(None, 1), return_sequences=True))
+    model.add(LSTM(100, return_sequences=True))
+    model.add(LSTM(300, return_sequences=True))
+    model.add(Dense(100))
+    model.add(Dense(10))
+    return model
+
+model = build_model()
+model.summary()"""), (True, True, False, True, True), {3: "return_sequences"}),
+    Case("fresh_en_main_guard_step3_return_sequences", "whole model slip", "en", partial(
+        fresh, TF_IMPORTS + """
+
+if __name__ == '__main__':
+    model = Sequential()
+    model.add(LSTM(50, input_shape=(None, 1), return_sequences=True))
+    model.add(LSTM(100, return_sequences=True))
+    model.add(LSTM(300, return_sequences=True))
+    model.add(Dense(100))
+    model.add(Dense(10))
+    model.summary()"""), (True, True, False, True, True), {3: "return_sequences"}),
+    # An extra layer costs the step whose stretch of the network it sits in: the step of the next
+    # layer the exercise has (LSTM(200) before step 3's LSTM(300)), at the end the last one's
+    # (Dense(1) after step 4's Dense(10)); the first sentence names it. In cells of their own,
+    # the cell that adds it.
+    Case("fresh_en_wrapper_object_extra_layers", "object extra layers", "en", partial(
+        fresh, TF_IMPORTS, """class Forecaster:
+    def __init__(self):
+        self.model = Sequential()
+        self.model.add(LSTM(50, input_shape=(None, 1), return_sequences=True))
+        self.model.add(LSTM(100, return_sequences=True))
+        self.model.add(LSTM(200, return_sequences=True))
+        self.model.add(LSTM(300))
+        self.model.add(Dense(100))
+        self.model.add(Dense(10))
+        self.model.add(Dense(1))
+
+f = Forecaster()
+f.model.summary()"""), (True, True, False, False, True), {3: "LSTM(200", 4: "Dense(1)"}),
+    Case("fresh_en_cell_per_step_extra_lstm_in_step2", "extra layer", "en", partial(
+        fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True, input_shape=(None, 1)))",
+        "model.add(LSTM(100, return_sequences=True))\nmodel.add(LSTM(200, return_sequences=True))",
+        "model.add(LSTM(300))", "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        (True, False, True, True, True), {2: "2"}),
+    # A size written as a float (Dense(hidden / 3) = 100.0): Keras 3 refuses it, the course's Keras 2
+    # takes it: graded under Keras 2, with a note that says so.
+    Case("fresh_en_float_size_keras3_style", "float size", "en", partial(
+        fresh, TF_IMPORTS + "\nfrom tensorflow import keras",
+        "hidden = 300\nmodel = Sequential()\nmodel.add(keras.Input(shape=(None, 1)))\n"
+        "model.add(LSTM(50, return_sequences=True))", "model.add(LSTM(100, return_sequences=True))",
+        "model.add(LSTM(hidden))", "model.add(Dense(hidden / 3))\nmodel.add(Dense(10))", "model.summary()"),
+        ALL, note="100.0"),
 ]
 
 BY_NAME = {case.name: case for case in CASES}
@@ -800,8 +961,10 @@ OTHER_LANGUAGE = [
     "fresh_en_cudnnlstm",
     "fresh_en_timedistributed_seq2seq",
     "fresh_en_wrong_input_dim_30",
+    "template_zh_step3_input_dim_50",
     "fresh_en_return_sequences_as_a_string",
     "fresh_zh_keras_sequential_without_parentheses_cell_per_step",
+    "fresh_en_wrapper_object_extra_layers",
 ]
 
 

@@ -179,6 +179,25 @@ def test_keras3_model_without_input_dimension_loses_step1_only(tmp_path):
                                         "output_shape": ("(None, None, 50)", "unknown")}
 
 
+# Step 1 declares no input; step 2 is written the course's way (input_dim=50 on a later layer).
+NO_INPUT_THEN_COURSE_STYLE = replace(replace(KERAS3, 1, IMPORTS + "model.add(LSTM(50, return_sequences=True))"),
+                                     2, "model.add(LSTM(input_dim=50, units=100, return_sequences=True))")
+
+
+@pytest.mark.parametrize("keras", ["auto", "2", "3"])
+def test_a_model_never_built_costs_step1_only_under_every_keras(tmp_path, keras):
+    """Under Keras 2, summary() raises "This model has not yet been built" because step 1 declared
+    no input: step 5 is judged on correct earlier steps, and passes. `auto` never keeps a worse
+    result than either Keras, and says nothing untrue about the code."""
+    result = grade_notebook(write_notebook(tmp_path, NO_INPUT_THEN_COURSE_STYLE), keras=keras)
+    assert step_scores(result) == [0, 20, 20, 20, 20], [step.reason for step in result.steps]
+    assert result.steps[4].judged_on in (("notebook",) if result.keras.startswith("3.") else ("rerun", "replay"))
+    if result.keras.startswith("2."):
+        assert "because of step 1" in " ".join(result.steps[4].notes)
+    if keras == "auto":
+        assert not any("Keras 2" in note for note in result.notes) or result.keras.startswith("2.")
+
+
 def test_forcing_keras3_on_the_keras2_answer_grades_under_keras3(tmp_path):
     result = grade_notebook(ROOT / "solutions/lstm_network/reference_keras2.ipynb", keras="3")
     assert result.keras.startswith("3.")
@@ -190,6 +209,61 @@ def test_dynamic_keras2_fallback_when_the_keyword_is_hidden(tmp_path):
     first = IMPORTS + "options = {'input' + '_dim': 1}\nmodel.add(LSTM(units=50, return_sequences=True, **options))"
     result = grade_notebook(write_notebook(tmp_path, replace(KERAS3, 1, first)))
     assert (result.score, result.keras[0]) == (100, "2")
+
+
+# The course's step 2 states the input dimension it receives; copied to step 3, it is wrong there (Q7).
+COURSE_STEP2 = replace(KERAS3, 2, "model.add(LSTM(input_dim=50, units=100, return_sequences=True))")
+
+
+@pytest.mark.parametrize("keras", ["2", "3"])
+def test_a_later_layer_stating_another_input_dimension_fails_its_own_step(tmp_path, keras):
+    right = grade_notebook(write_notebook(tmp_path, COURSE_STEP2, "right.ipynb"), keras=keras)
+    wrong = grade_notebook(write_notebook(tmp_path, replace(COURSE_STEP2, 3, "model.add(LSTM(300, input_dim=50))"),
+                                          "wrong.ipynb"), keras=keras)
+    assert (right.keras[0], step_scores(right)) == (keras, FULL), [step.reason for step in right.steps]
+    assert (wrong.keras[0], step_scores(wrong)) == (keras, [20, 20, 0, 20, 20])
+    assert failed_checks(wrong, 3) == {"input_dim": (100, 50)}
+    explains = {check.name: check.explain for check in wrong.steps[2].checks}
+    assert "here 100 features" in explains["input_dim"]  # what a later layer receives, not the first layer's text
+
+
+def test_tensorflow1_style_shapes_are_read(tmp_path):
+    """Under `tf.compat.v1.disable_v2_behavior()` every shape holds TensorFlow 1 `Dimension` objects."""
+    tf1 = "import tensorflow.compat.v1 as tf1\ntf1.disable_v2_behavior()\n"
+    result = grade_notebook(write_notebook(tmp_path, replace(KERAS2, 1, tf1 + KERAS2[0])))
+    assert (result.score, result.keras[0]) == (100, "2"), [step.reason for step in result.steps]
+    assert [layer.params for layer in result.layers] == [10400, 60400, 481200, 30100, 1010]
+    assert [layer.output_shape for layer in result.layers] == [
+        "(None, None, 50)", "(None, None, 100)", "(None, 300)", "(None, 100)", "(None, 10)"]
+
+
+SUBCLASSED = """class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2 = LSTM(50, return_sequences=True), LSTM(100, return_sequences=True)
+        self.l3, self.d1, self.d2 = LSTM(300), Dense(100), Dense(10)
+    def call(self, x):
+        return self.d2(self.d1(self.l3(self.l2(self.l1(x)))))
+model = Net()
+"""
+
+
+@pytest.mark.parametrize("keras", ["2", "3"])
+def test_a_subclassed_model_called_on_a_batch_is_built_on_that_input(tmp_path, keras):
+    """Q4b: Keras keeps no tensor of a call on data, only the shapes the layers were built on."""
+    source = IMPORTS + SUBCLASSED + "model(np.zeros((2, 5, 1)))\nmodel.summary()"
+    result = grade_notebook(write_notebook(tmp_path, [source], marked=False), keras=keras)
+    assert (result.keras[0], result.score) == (keras, 100), [step.reason for step in result.steps]
+    assert [layer.output_shape for layer in result.layers] == [
+        "(2, 5, 50)", "(2, 5, 100)", "(2, 300)", "(2, 100)", "(2, 10)"]
+    assert [layer.params for layer in result.layers] == [10400, 60400, 481200, 30100, 1010]
+
+
+def test_a_subclassed_model_never_built_has_no_input_dimension(tmp_path):
+    result = grade_notebook(write_notebook(tmp_path, [IMPORTS + SUBCLASSED + "model.summary()"], marked=False))
+    assert (result.keras[0], step_scores(result)) == ("3", [0, 20, 20, 20, 20])
+    assert failed_checks(result, 1) == {"input_dim": (1, "not declared"), "params": (10400, "unknown"),
+                                        "output_shape": ("(None, None, 50)", "unknown")}
 
 
 # --- broken code ---

@@ -1,7 +1,7 @@
 """A failed step's first sentence: a placeholder only where it is code, an error with the
 student's line and what to do, printed text without machine noise."""
 
-from grader.errors import error_sentence, has_placeholder, machine_gap
+from grader.errors import error_sentence, has_placeholder, machine_gap, ran_nothing
 from grader.runs import ErrorInfo, printed_text, scrub_paths
 
 TEMPLATE_COMMENT = "#请在此处编写代码，并将<None>处代码补充完整\n"
@@ -47,3 +47,12 @@ def test_the_printed_summary_has_no_logs_warnings_or_machine_paths():
     assert printed_text(outputs) == 'Model: "sequential"\nTotal params: 583,110\n'
     assert scrub_paths("File /opt/venv/lib/python3.11/site-packages/keras/src/x.py, line 3") == \
         "File keras/src/x.py, line 3"
+
+
+def test_a_cell_that_does_not_compile_ran_nothing():
+    """Its failed checks then only restate the first sentence, and are neither counted nor listed."""
+    assert ran_nothing("SyntaxError: invalid syntax (line 8)", placeholder=False)
+    assert ran_nothing("IndentationError", placeholder=False)
+    assert ran_nothing(None, placeholder=True)
+    assert not ran_nothing("ValueError: Input 0 of layer is incompatible", placeholder=False)
+    assert not ran_nothing(None, placeholder=False)

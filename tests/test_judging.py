@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from grader.checks import Stretch, stretches
 from grader.grading import DEFERRED, StepJudge
 from grader.keras_runtime import requested_backend
 from grader.messages import text
@@ -186,3 +187,102 @@ def test_a_masking_layer_in_front_is_passed_through():
 def test_the_backend_a_notebook_asks_for(code, backend):
     """Q12: grading runs Keras with TensorFlow whatever the notebook asks; the note names what it asked for."""
     assert requested_backend(make_notebook([code, *KERAS3])) == backend
+
+
+LOOP = """from tensorflow import keras
+from tensorflow.keras.layers import LSTM, Dense
+model = keras.Sequential()
+model.add(keras.Input(shape=(None, 1)))
+for units, seq in [(50, True), (100, True), (300, True)]:
+    model.add(LSTM(units, return_sequences=seq))
+model.add(Dense(100))
+model.add(Dense(10))
+model.summary()"""
+
+
+def judged_as_a_whole(layers, source: str = LOOP, runner=None) -> list:
+    """One cell the steps cannot be split from; its run leaves `layers` in the model, summarised."""
+    nb = make_notebook([source], marked=False, headings=False)
+    step_map = map_steps(nb, SPEC)
+    assert not step_map.confident
+    runs = [summary_run(snapshot(layers))]
+    return asyncio.run(StepJudge(SPEC, step_map, runs, runner, "en").judge_all())
+
+
+def sequences_slip(dense_units: int = 100) -> list:
+    """The reference model with LSTM(300, return_sequences=True): the Dense layers after it get 3-D input."""
+    first, second = reference_layers()[:2]
+    return [first, second, layer("LSTM", 300, 100, return_sequences=True),
+            layer("Dense", dense_units, 300, output_shape=(None, None, dense_units)),
+            layer("Dense", 10, dense_units, output_shape=(None, None, 10))]
+
+
+def test_judged_as_a_whole_a_later_step_is_judged_on_correct_earlier_steps():
+    """A loop adds the LSTM layers, so the final model is judged as a whole; one return_sequences
+    slip in step 3 costs step 3 only: step 4's Dense layers are judged as they would be on the
+    course's LSTM(300), and nothing runs again."""
+    runner = FakeRunner()
+    results = judged_as_a_whole(sequences_slip(), runner=runner)
+    assert [(step.passed, step.judged_on) for step in results] == \
+        [(True, "final_model")] * 2 + [(False, "final_model")] + [(True, "final_model")] * 2
+    assert results[2].reason.startswith("return_sequences: expected False, got True")
+    assert results[3].notes == [text("note.whole_model", "en"), text("note.final_judged", "en"),
+                                text("note.carried_error", "en", step=3, title=SPEC.steps[2].title["en"])]
+    assert results[1].notes == results[4].notes == [text("note.whole_model", "en")]
+    assert runner.asked == []
+
+
+def test_judged_as_a_whole_a_later_steps_own_mistake_still_costs_it():
+    """On correct earlier steps, step 4's own settings are checked as written: Dense(20) fails."""
+    results = judged_as_a_whole(sequences_slip(dense_units=20))
+    assert [step.passed for step in results] == [True, True, False, False, True]
+    assert results[3].reason.startswith("units: expected 100, got 20")
+    assert results[3].notes == [text("note.whole_model", "en"), text("note.final_judged", "en")]
+
+
+def test_judged_as_a_whole_an_extra_layer_costs_the_step_whose_stretch_it_sits_in():
+    """An LSTM(200) between step 2's LSTM(100) and step 3's LSTM(300) is on the way to step 3's
+    layer: it costs step 3. A Dense(1) after the last Dense(10) costs step 4. Each first sentence
+    names the extra layer and where it sits; the other steps pass."""
+    first, second = reference_layers()[:2]
+    layers = [first, second, layer("LSTM", 200, 100, return_sequences=True), layer("LSTM", 300, 200),
+              layer("Dense", 100, 300), layer("Dense", 10, 100), layer("Dense", 1, 10)]
+    results = judged_as_a_whole(layers)
+    assert [step.passed for step in results] == [True, True, False, False, True]
+    assert results[2].reason == text("check.extra_layer_before", "en", layer="LSTM(200, return_sequences=True)",
+                                     neighbour="LSTM(300)")
+    assert results[3].reason == text("check.extra_layer_after", "en", layer="Dense(1)", neighbour="Dense(10)")
+    # Step 3's extra layer changes nothing step 4 gets: judged as it stands, without a note of step 3.
+    assert results[3].notes == [text("note.whole_model", "en")]
+
+
+def test_judged_as_a_whole_pass_through_layers_are_no_extra_layers():
+    """Q1: Dropout after each layer of a model judged as a whole is not an extra layer."""
+    shapes = [("LSTM", 50, [None, None, 50], [[1, 200], [50, 200], [200]], True),
+              ("LSTM", 100, [None, None, 100], [[50, 400], [100, 400], [400]], True),
+              ("LSTM", 300, [None, 300], [[100, 1200], [300, 1200], [1200]], False),
+              ("Dense", 100, [None, 100], [[300, 100], [100]], None), ("Dense", 10, [None, 10], [[100, 10], [10]], None)]
+    layers = []
+    for keras_type, units, output, weights, sequences in shapes:
+        more = {"return_sequences": sequences} if sequences is not None else {}
+        layers += [probed(keras_type, units, output, weights, **more), probed("Dropout", None, output, [])]
+    layers[0]["declared_input_shape"] = [None, None, 1]
+    model = {"id": 8, "keras_model": True, "built": True, "input_shape": [None, None, 1], "layers": layers}
+    final = parse_snapshot({"defined": True, "model": model}, SPEC.policy.pass_through)
+    nb = make_notebook([LOOP], marked=False, headings=False)
+    results = asyncio.run(StepJudge(SPEC, map_steps(nb, SPEC), [summary_run(final)], None, "en").judge_all())
+    assert [(step.passed, step.judged_on) for step in results] == [(True, "final_model")] * 5
+    assert final.model.passed_through == ("Dropout",) * 5
+
+
+def test_each_extra_layer_is_charged_to_the_step_of_the_next_aligned_layer():
+    """grader/checks.py `stretches`: an extra layer in front costs step 1; one between a step's two
+    layers costs that step; one after the last aligned layer costs that layer's step."""
+    first, second, third, dense, last = reference_layers()
+    extra = layer("Dense", 8, 1)
+    layers = [extra, first, second, third, dense, layer("Dense", 7, 100), last, layer("LSTM", 20, 10)]
+    parts = stretches(SPEC, layers)
+    assert parts["step1"] == Stretch((1,), (0,))
+    assert parts["step2"] == Stretch((2,)) and parts["step3"] == Stretch((3,))
+    assert parts["step4"] == Stretch((4, 6), (5, 7))
+    assert parts["step5"] == Stretch(())

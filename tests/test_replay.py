@@ -418,9 +418,27 @@ def test_a_functional_model_beside_an_empty_sequential_is_graded_not_tampered(tm
     assert (result.status, result.score) == ("graded", 100)
 
 
-def test_a_summary_printed_from_a_file_is_for_review_not_tampering(tmp_path):
-    """The replay leaves out the `print` of what `summary` wrote (Q10's route is still open there):
-    the runs disagree on step 5, which an honest notebook does, so it is for an instructor."""
+def test_a_summary_printed_from_a_file_or_a_list_passes_step5_in_both_runs(tmp_path):
+    """Q10: the summary's text reached the output by another route; the replay keeps the `print`
+    that shows it, so both runs agree."""
     result = grade(tmp_path, make_notebook(PRINT_FN_SUMMARY))
-    assert (result.status, [step.score for step in result.steps]) == ("needs_review", [20, 20, 20, 20, 0])
-    assert text("note.needs_review", "en", what=text("note.review_steps", "en", steps="5")) in result.notes
+    assert (result.status, result.score) == ("graded", 100), [step.reason for step in result.steps]
+    listed = [*KERAS3[:4], "lines = []\nmodel.summary(print_fn=lambda line, **kw: lines.append(line))\n"
+              "for line in lines:\n    print(line)"]
+    result = grade(tmp_path, make_notebook(listed))
+    assert (result.status, result.score) == ("graded", 100), [step.reason for step in result.steps]
+
+
+def test_counting_parameters_instead_of_summary_fails_step5_in_both_runs(tmp_path):
+    """Q10: a count_params() loop prints numbers, not the summary."""
+    counted = [*KERAS3[:4], "for layer in model.layers:\n    print(layer.name, layer.count_params())\n"
+               "print('Total params:', model.count_params())"]
+    result = grade(tmp_path, make_notebook(counted))
+    assert (result.status, [step.score for step in result.steps]) == ("graded", [20, 20, 20, 20, 0])
+
+
+def test_a_silenced_summary_fails_step5_in_both_runs(tmp_path):
+    """Q10: summary() ran, but its text reached no output."""
+    silenced = [*KERAS3[:4], "model.summary(print_fn=lambda *a, **k: None)\nprint('done')"]
+    result = grade(tmp_path, make_notebook(silenced))
+    assert (result.status, [step.score for step in result.steps]) == ("graded", [20, 20, 20, 20, 0])

@@ -78,7 +78,7 @@ _ANSWER = None  # the sealed `_answer`, once installed
 
 # Bound at install, in the probe's sealed copy of these globals only.
 _MODEL = _SEQUENTIAL = _INPUT = _VARIABLES = _LAYER_TYPES = _USER_NS = _SUMMARY_CALLS = _SIGN = None
-_RUNTIME = _KERAS = _SUMMARIZED = _COMPILED = _PIPELINE = _SHELL = _LIBRARY_PATHS = None
+_RUNTIME = _KERAS = _SUMMARIZED = _COMPILED = _PIPELINE = _SHELL = _LIBRARY_PATHS = _DIMENSION = None
 MAX_COMPILED = 16  # cell sources recorded between two snapshots; one more means "too many"
 MAX_GLOBALS = 10_000  # globals looked through for the notebook's model
 MAX_ATTRIBUTES = 32  # settings reported of a layer
@@ -239,7 +239,16 @@ def _capture() -> dict:
             "_SUMMARY_CALLS": [], "_SUMMARIZED": [], "_KERAS": keras,
             "_RUNTIME": {"keras_module": keras.__name__, "keras_version": keras.__version__},
             "_COMPILED": [], "_SHELL": get_ipython(), "_PIPELINE": _pipeline(get_ipython()),
-            "_LIBRARY_PATHS": _library_paths()}
+            "_LIBRARY_PATHS": _library_paths(), "_DIMENSION": _dimension()}
+
+
+def _dimension() -> tuple | None:
+    """TensorFlow 1's `Dimension` class (a shape's items under `tf.compat.v1.disable_v2_behavior()`)
+    and the reader of its one slot, its value; None where TensorFlow is not loaded."""
+    tensor_shape = sys.modules.get("tensorflow.python.framework.tensor_shape")
+    dimension = getattr(tensor_shape, "Dimension", None)
+    slot = vars(dimension).get("_value") if isinstance(dimension, type) else None
+    return (dimension, slot.__get__) if slot is not None and hasattr(slot, "__get__") else None
 
 
 class _KerasIsTfKeras:
@@ -601,8 +610,8 @@ def _describe_layer(layer: object, names: list) -> dict:
         "built": own.get("built") is True,
         "weight_shapes": _weight_shapes(layer),
         "count_params": _integer(_attempt(lambda: layer.count_params())),
-        "input_shape": _shape(_attempt(lambda: layer.input.shape)),
-        "output_shape": _output_shape(layer),
+        "input_shape": _input_shape(layer, own),
+        "output_shape": _output_shape(layer, own),
         "outputs": _output_count(layer),
         "attributes": _settings(own, {}, names),
         "wrapped_attributes": _settings(inner, cell, names) if wrapped is not None else None,
@@ -721,12 +730,24 @@ def _declared_input_shape(own: dict) -> list | None:
     return _shape([None, *dims]) if dims is not None else None
 
 
-def _output_shape(layer: object) -> list | None:
-    """The shape of the layer's output tensor, else the one it declares (tf_keras)."""
+def _input_shape(layer: object, own: dict) -> list | None:
+    """The shape of the tensor the layer is wired to, else the one it was built on: a layer called
+    on data (a subclassed model called on a batch) is built, but Keras keeps no tensor of the call."""
+    shape = _shape(_attempt(lambda: layer.input.shape))
+    return shape if shape is not None else _build_shape(own)
+
+
+def _output_shape(layer: object, own: dict) -> list | None:
+    """The shape of the layer's output tensor, else the one it declares (tf_keras), else, for a
+    layer built on data (no tensor kept), the one Keras computes for the shape it was built on."""
     shape = _attempt(lambda: layer.output.shape)
     if _attempt(lambda: bool(shape)) is not True:
         shape = _attempt(lambda: layer.output_shape)
-    return _shape(shape)
+    result = _shape(shape)
+    built_on = _build_shape(own) if result is None and own.get("built") is True else None
+    if built_on is not None:
+        result = _shape(_attempt(lambda: layer.compute_output_shape(tuple(built_on))))
+    return result
 
 
 def _output_count(layer: object) -> int | None:
@@ -739,12 +760,15 @@ def _output_count(layer: object) -> int | None:
 
 
 def _shape(shape: object) -> list | None:
-    """At most MAX_DIMS dimensions, each an int or None; None for anything else."""
+    """At most MAX_DIMS dimensions, each an int or None (a TensorFlow 1 `Dimension` by its
+    value); None for anything else."""
     dims = _attempt(lambda: _first(shape, MAX_DIMS + 1))
     if dims is None or len(dims) > MAX_DIMS:
         return None
     result = []
     for dim in dims:
+        if _DIMENSION is not None and _derives(dim, _DIMENSION[0]):
+            dim = _attempt(lambda: _DIMENSION[1](dim))
         value = None if dim is None else _integer(dim)
         if dim is not None and value is None:
             return None
