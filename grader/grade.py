@@ -15,9 +15,9 @@ from nbformat import NotebookNode
 from grader.as_written import judge_as_written
 from grader.checks import cell_notes, compare_network, format_shape
 from grader.errors import machine_gap
-from grader.grading import DEFERRED, StepJudge
+from grader.grading import DEFERRED, StepJudge, model_built
 from grader.kernel import KernelOptions, KernelSession, LimitReached, Limits, in_fresh_kernel
-from grader.keras_runtime import KERAS2, KerasRuntime, requested_backend, uses_keras2_api
+from grader.keras_runtime import KERAS2, KerasRuntime, keras2_reason, requested_backend
 from grader.messages import detect_language, text
 from grader.notebook import notebook_texts, read_notebook, referenced_files
 from grader.options import AUTO, GradeOptions
@@ -30,6 +30,11 @@ from grader.steps import CODE_CHARS, IPYTHON_CHARS, TOO_LARGE, TOO_MUCH_IPYTHON,
 from grader.written import Written, written_notebook
 
 T = TypeVar("T")
+# What a grading is doing, for whoever shows it while it runs: (what, said in the grading's
+# language; how many done; of how many, 0 when not counted).
+OnProgress = Callable[[str, int, int], None]
+# A warning about this machine, not about the notebook: (its message key, its text in the run's language).
+OnWarning = Callable[[str, str], None]
 
 # A notebook's time (Limits.notebook_seconds, --run-timeout) covers its whole grading, from reading
 # it to the clean replay. Its own run, and the run again under Keras 2, end by this share of it:
@@ -60,6 +65,16 @@ class _Grading:
     lang: str
     replay: bool
     written: Written  # what the notebook's code holds: answers elsewhere cannot score (grader/written.py)
+    progress: OnProgress | None = None
+    on_warning: OnWarning | None = None  # None: said once per process on stderr
+    run_lang: str = "en"  # the run's language (the one asked for, English for auto): warnings about the machine
+
+    def tell(self, doing: str, done: int = 0, total: int = 0) -> None:
+        if self.progress is not None:
+            self.progress(text(f"progress.{doing}", self.lang), done, total)
+
+    def warn(self, key: str, **fields: str) -> None:
+        (self.on_warning or _say_once)(key, text(key, self.run_lang, **fields))
 
     def under(self, runtime: KerasRuntime) -> _Grading:
         return replace(self, kernel=replace(self.kernel, runtime=runtime))
@@ -72,8 +87,10 @@ class _Grading:
         return self.kernel.deadline is None or time.monotonic() + needed < self.kernel.deadline
 
 
-def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> GradeResult:
-    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all."""
+def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions(), progress: OnProgress | None = None,
+                   on_warning: OnWarning | None = None) -> GradeResult:
+    """Grade the notebook at `path`. Raises UnreadableNotebook when it cannot be graded at all.
+    `progress` hears what it is doing as it goes; `on_warning`, what it has to say about the machine."""
     started = time.monotonic()
     ends = started + options.limits.notebook_seconds
     spec = load_spec(options.exercise)
@@ -86,17 +103,18 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
                            files=tuple(referenced_files(nb, Path(path).parent)),
                            deadline=started + RUN_SHARE * options.limits.notebook_seconds)
     grading = _Grading(nb, spec, step_map, kernel, lang, options.replay,
-                       written_notebook(nb))
+                       written_notebook(nb), progress, on_warning, options.shown_lang)
     outcome = asyncio.run(_run(grading))
-    if (retry := runtime.retry(options.keras, outcome.runs)) is not None and not outcome.out_of_time \
-            and grading.time_left():
+    retry = runtime.retry(options.keras, outcome.runs, _score(outcome) == spec.max_score)
+    keras3_runs = outcome.runs if grading.kernel.runtime != KERAS2 else []
+    if retry is not None and not outcome.out_of_time and grading.time_left():
         again = asyncio.run(_run(grading.under(retry)))
-        if _score(again) > _score(outcome):
+        if _score(again) > _score(outcome):  # auto keeps the better of the two, never a worse one
             outcome, grading = again, grading.under(retry)
     if retry is not None and not grading.time_left():  # the run again was stopped, or not made, for lack of time
         outcome = _out_of_time(outcome, text("note.limit_run", lang, **_run_share(options.limits)))
-    if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # Keras 2 was needed, and helped
-        outcome.notes.append(text("note.keras2" if uses_keras2_api(nb) else "note.keras2_only", lang))
+    if options.keras == AUTO and grading.kernel.runtime == KERAS2:  # graded with Keras 2: say why
+        outcome.notes.append(text(f"note.{keras2_reason(nb, keras3_runs)}", lang))
     if (backend := requested_backend(nb)) is not None:  # Q12: graded with TensorFlow all the same
         outcome.notes.append(text("note.backend", lang, backend=backend))
     units = program(nb, spec, step_map)
@@ -105,6 +123,7 @@ def grade_notebook(path: str | Path, options: GradeOptions = GradeOptions()) -> 
     parts = replay_parts(units)
     if options.replay and _needs_replay(outcome, nb, parts, spec):
         outcome = asyncio.run(_replayed(outcome, parts, grading.until(ends)))
+    grading.tell("report")
     return _result(path, spec, step_map, outcome, lang, time.monotonic() - started)
 
 
@@ -157,11 +176,14 @@ def _needs_replay(outcome: Outcome, nb: NotebookNode, parts: list[Part], spec: E
 
 async def _replayed(outcome: Outcome, parts: list[Part], grading: _Grading) -> Outcome:
     """The outcome with the verdicts the clean replay confirms, in a kernel of its own started
-    after the notebook's is gone, with the same options."""
+    after the notebook's is gone, with the same options (and what the notebook's run showed of
+    its model, which the replay cannot see ahead of its own run)."""
+    built = model_built(outcome.runs)
     async def attempt() -> tuple[Replay, float]:
         started = time.monotonic()
+        grading.tell("replay")
         replay = await _in_kernel(lambda kernel: replay_notebook(kernel, grading.spec, grading.step_map, parts,
-                                                                 grading.lang, grading.written), grading)
+                                                                 grading.lang, grading.written, built), grading)
         return replay, time.monotonic() - started
 
     replay, took = await attempt()
@@ -181,7 +203,8 @@ async def _replayed(outcome: Outcome, parts: list[Part], grading: _Grading) -> O
 
 
 def _in_kernel(work: Callable[[KernelSession], Awaitable[T]], grading: _Grading) -> Awaitable[T]:
-    return in_fresh_kernel(work, grading.kernel, on_cold_fallback=lambda: _say_once(text("cli.warm_off", grading.lang)))
+    return in_fresh_kernel(work, grading.kernel, on_cold_fallback=lambda why: grading.warn(
+        "cli.warm_off", reason=why.reason(grading.run_lang)))
 
 
 async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
@@ -189,12 +212,16 @@ async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
     runs: list[CellRun] = []
     outcome = Outcome(keras=None, status="graded", runs=runs, steps=[])
     try:
+        grading.tell("kernel")
         async with kernel as session:
             outcome.keras = session.keras_version
             if not limits.network and not session.isolation.get("network_isolated"):
-                _say_once(text("cli.network_open", lang))
-            for index, source in code_cells(grading.nb):
+                grading.warn("cli.network_open")
+            cells = code_cells(grading.nb)
+            for index, source in cells:
+                grading.tell("cells_keras2" if grading.kernel.runtime == KERAS2 else "cells", len(runs), len(cells))
                 runs.append(await session.run(source, index))
+            grading.tell("checks")
             outcome.steps = await StepJudge(spec, step_map, runs, session, lang, defer_reruns=grading.replay,
                                             written=grading.written).judge_all()
     except LimitReached as limit:  # the limit ended the notebook; the cell that hit it is kept
@@ -212,10 +239,10 @@ async def _run_in(kernel: KernelSession, grading: _Grading) -> Outcome:
 _said: set[str] = set()
 
 
-def _say_once(message: str) -> None:
+def _say_once(key: str, message: str) -> None:
     """A warning about this machine, said once per process however many notebooks are graded."""
-    if message not in _said:
-        _said.add(message)
+    if key not in _said:
+        _said.add(key)
         print(message, file=sys.stderr)
 
 

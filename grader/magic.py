@@ -19,29 +19,33 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
 import json
 import os
 import shlex
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from grader.checks import compare_network
-from grader.grading import StepJudge
-from grader.kernel import live_probe
+from grader.errors import ran_nothing
 from grader.layer_kinds import probed_attributes
 from grader.messages import detect_language, text
 from grader.results import GradeResult, StepResult
 from grader.runs import CellRun
 from grader.snapshot import parse_snapshot
 from grader.spec import DEFAULT_EXERCISE, ExerciseSpec, load_spec
-from grader.steps import StepMap
 
 
 def load(ipython) -> None:
-    """Register `%grade`; from now on, real `model.summary()` calls are recorded, as in a graded kernel."""
+    """Register `%grade`, importing nothing heavy (no Keras, no nbformat: the first cell of every
+    notebook runs this). Real `model.summary()` calls are recorded, as in a graded kernel, from the
+    moment Keras is imported: by the notebook, or by the first `%grade`."""
     ipython.register_magics(GradeMagics(ipython, _LiveProbe()))
 
 
@@ -49,16 +53,71 @@ class _LiveProbe:
     """The grader's probe, sealed in this kernel without a key: it reads the live model as plain data."""
 
     def __init__(self) -> None:
-        self._sealed = live_probe()
-        self._sealed["_record_summary_calls"]()
+        self._sealed: dict | None = None
+        # The Keras the probe reads (grader/kernel/probe.py, _runtime_keras)
+        _when_imported("tf_keras" if os.environ.get("TF_USE_LEGACY_KERAS") == "1" else "keras", self.start)
+
+    def start(self) -> None:
+        if self._sealed is None:
+            from grader.kernel import live_probe
+            self._sealed = live_probe()
+            self._sealed["_record_summary_calls"]()
 
     def snapshot(self, spec: ExerciseSpec):
+        self.start()
         data = self._sealed["_snapshot"](spec.model_variable, spec.policy.find_model, json.dumps(probed_attributes()))
         summaries = self._sealed["_SUMMARIZED"]
         snapshot = parse_snapshot(data, spec.policy.pass_through)
         if snapshot.model and any(id(model) == snapshot.model.id for model in summaries):
             snapshot = _with_summary(snapshot)
         return snapshot
+
+
+def _when_imported(name: str, then: Callable[[], None]) -> None:
+    """`then()` once module `name` is imported: now if it is, else just after whoever imports it first."""
+    if name in sys.modules:
+        then()
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+class _AfterImport:
+    """A finder, first on sys.meta_path, that imports nothing: it has the real loader of module
+    `name` call `then()` as soon as the module has run. Should `then` fail, the import goes on (the
+    next `%grade` calls it again, and says why)."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name, self.then, self.finding = name, then, False
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname != self.name or self.finding:
+            return None
+        self.finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.finding = False
+        loader = spec.loader if spec is not None else None
+        if loader is not None and hasattr(loader, "exec_module"):
+            run = loader.exec_module
+
+            def exec_module(module) -> None:
+                run(module)
+                del loader.exec_module  # this module's own loader: as it was
+                self._imported()
+            try:
+                loader.exec_module = exec_module
+            except AttributeError:  # a loader that takes no attribute: the first `%grade` starts the probe
+                pass
+        return spec
+
+    def _imported(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        try:
+            self.then()
+        except Exception:
+            pass
 
 
 def _with_summary(snapshot):
@@ -70,7 +129,7 @@ class GradeMagics(Magics):
     def __init__(self, shell, probe: _LiveProbe) -> None:
         super().__init__(shell)
         self._probe = probe
-        self._exercise = DEFAULT_EXERCISE  # until `%grade --exercise ID` (the template's first cell says it)
+        self._exercise: str | None = None  # until `%grade --exercise ID` (the template's first cell says it)
 
     @line_magic
     def grade(self, line: str) -> None:
@@ -81,17 +140,23 @@ class GradeMagics(Magics):
         self._exercise = options.exercise or self._exercise
         if options.set:
             return
-        spec = load_spec(self._exercise)
+        from grader.spec import SpecError
+        try:
+            spec = load_spec(self._exercise or self._recorded_exercise(options.notebook))
+        except SpecError as error:  # an unknown exercise: one line
+            print(error)
+            return
         lang = options.lang or self._language()
+        shown = _Shown()
         if options.notebook is not None:
-            result = self._grade_notebook(options.notebook, spec, lang)
+            result = self._grade_notebook(options.notebook, spec, lang, shown)
             if result is None:
                 return
             steps = result.steps
         else:
             result = self._grade_live(spec, lang)
             steps = result.steps[:options.up_to] if options.up_to else result.steps
-        _display(InlineVerdict(result, steps, live=options.notebook is None))
+        shown.show(InlineVerdict(result, steps, live=options.notebook is None))
 
     def _grade_live(self, spec: ExerciseSpec, lang: str) -> GradeResult:
         snapshot = self._probe.snapshot(spec)
@@ -106,7 +171,7 @@ class GradeMagics(Magics):
                            score=sum(step.score for step in steps), max_score=spec.max_score, keras=None,
                            status="graded", steps=steps, lang=lang, network=network)
 
-    def _grade_notebook(self, path: str, spec: ExerciseSpec, lang: str) -> GradeResult | None:
+    def _grade_notebook(self, path: str, spec: ExerciseSpec, lang: str, shown: _Shown) -> GradeResult | None:
         found = path or self._notebook_path()
         if not found:
             print(text("magic.which_notebook", lang))
@@ -119,12 +184,20 @@ class GradeMagics(Magics):
             check_jail_tools()
             # In a thread of its own: this kernel's event loop runs in this one, and grading runs its own.
             with ThreadPoolExecutor(max_workers=1) as thread:
-                return thread.submit(grade_notebook, found, GradeOptions(exercise=spec.path, lang=lang)).result()
+                return shown.follow(thread.submit(grade_notebook, found, GradeOptions(exercise=spec.path, lang=lang),
+                                                  shown.hear))
         except JailUnavailable as error:
             print(text("cli.no_jail", lang, reason=error))
         except UnreadableNotebook as error:
             print(text("cli.cannot_grade", lang, reason=error.reason(lang)))
         return None
+
+    def _recorded_exercise(self, notebook: str | None) -> str:
+        """With no --exercise: the exercise the notebook's metadata names (the one graded with
+        --notebook PATH, else this kernel's, where Jupyter says where it is), else the default."""
+        from grader.notebook import recorded_exercise
+        path = notebook or self._notebook_path()
+        return (recorded_exercise(path) if path else None) or DEFAULT_EXERCISE
 
     def _notebook_path(self) -> str | None:
         """Where Jupyter says this kernel's notebook is: VS Code names it in the namespace;
@@ -145,6 +218,8 @@ class GradeMagics(Magics):
 
 def _judge_live(spec: ExerciseSpec, runs: list[CellRun], lang: str) -> list[StepResult]:
     """The steps, judged on the live model as a whole: its layers aligned to the steps they belong to."""
+    from grader.grading import StepJudge  # the judge imports nbformat: only when asked for
+    from grader.steps import StepMap
     # Without a runner the judge awaits nothing: driven here, inside ipykernel's running loop.
     steps = _run_without_loop(StepJudge(spec, StepMap("none"), runs, None, lang).judge_all())
     whole = text("note.whole_model", lang)
@@ -206,7 +281,7 @@ class InlineVerdict:
         for number, step in enumerate(self.steps, start=1):
             lines.append(f"{'✓' if step.passed else '✗'} {number}. {step.title}  {step.score}/{step.max_score}")
             if not step.passed:
-                failed = _first_failed(step)
+                failed = _first_failed(step, lang)
                 lines.append(f"    {step.reason}")
                 if failed is not None and failed.explain:
                     lines.append(f"    {failed.explain}")
@@ -216,12 +291,16 @@ class InlineVerdict:
         return "\n".join(lines)
 
 
-def _first_failed(step: StepResult):
+def _first_failed(step: StepResult, lang: str):
+    """The first failed check, whose explanation follows the reason; none when the step's code ran
+    none of its lines (its failed checks only restate the reason, and their advice would not fit)."""
+    if ran_nothing(step.error, text("note.placeholder", lang) in step.notes):
+        return None
     return next((check for check in step.checks if not check.passed), None)
 
 
 def _failure_html(step: StepResult, lang: str) -> str:
-    failed = _first_failed(step)
+    failed = _first_failed(step, lang)
     parts = [f"<div>{html.escape(step.reason)}</div>"]
     if failed is not None and failed.explain:
         parts.append(f"<div>{html.escape(failed.explain)}</div>")
@@ -243,6 +322,61 @@ def _network_html(result: GradeResult, lang: str) -> str:
             f"<th>{html.escape(text('report.expected', lang))}</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def _display(verdict: InlineVerdict) -> None:
-    from IPython.display import display
-    display(verdict)
+FOLLOW_SECONDS = 0.2  # how often `%grade --notebook` looks at what its grading is doing
+
+
+@dataclass(frozen=True)
+class _Doing:
+    """What the grading is doing (grader/grade.py, OnProgress), as `%grade --notebook` shows it."""
+
+    doing: str
+    done: int
+    total: int
+
+    def __repr__(self) -> str:
+        return f"{self.doing} {self.done}/{self.total}" if self.total else f"{self.doing}…"
+
+    def _repr_html_(self) -> str:
+        bar = f'<progress value="{self.done}" max="{self.total}"></progress>' if self.total else "<progress></progress>"
+        return f'<div class="lstm-grader-progress">{bar} {html.escape(repr(self))}</div>'
+
+
+class _Shown:
+    """`%grade`'s one output: with --notebook, what the grading is doing while it runs (each thing
+    it does shown at least once), then, in the same place, the verdicts."""
+
+    def __init__(self) -> None:
+        self._heard: SimpleQueue[_Doing] = SimpleQueue()
+        self._handle = None
+
+    def hear(self, doing: str, done: int, total: int) -> None:
+        """Called from the grading's thread: queued, and shown from the kernel's own."""
+        self._heard.put(_Doing(doing, done, total))
+
+    def follow(self, future: Future):
+        """The grading's result, once it is done; what it does shown until then."""
+        while not future.done():
+            wait([future], timeout=FOLLOW_SECONDS)
+            self._show_heard()
+        return future.result()
+
+    def _show_heard(self) -> None:
+        heard: list[_Doing] = []
+        while True:
+            try:
+                doing = self._heard.get_nowait()
+            except Empty:
+                break
+            if heard and heard[-1].doing == doing.doing:  # the count went on: its latest is enough
+                heard[-1] = doing
+            else:
+                heard.append(doing)
+        for doing in heard:
+            self.show(doing)
+
+    def show(self, shown: object) -> None:
+        from IPython.display import display
+        if self._handle is None:
+            self._handle = display(shown, display_id=True)
+        else:
+            self._handle.update(shown)

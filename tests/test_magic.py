@@ -6,12 +6,18 @@ verdicts in a real Chromium without any script."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client import BlockingKernelClient, KernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell
@@ -187,7 +193,7 @@ def test_grade_notebook_grades_the_saved_file_where_jupyter_names_it(tmp_path):
                 new_code_cell(f"__vsc_ipynb_file__ = {str(other)!r}"), new_code_cell("%grade --notebook --lang zh")]
     lab, vscode = checks(execute(nb, folder=course, env={"JPY_SESSION_NAME": "course/lab.ipynb"}))
     assert lab[0].splitlines()[:3] == ["Self-check (the saved notebook, graded as grade does): 80/100",
-                                       "✗ 1. First LSTM layer  0/20", "    return_sequences: expected True, got False (+1)"]
+                                       "✗ 1. First LSTM layer  0/20", "    return_sequences: expected True, got False (and 1 more failed check)"]
     assert "✓ 2. Second LSTM layer  20/20" in lab[0] and "80/100" in lab[1]
     assert vscode[0].splitlines()[0] == "自查（已保存的笔记本，按 grade 的方式评分）：100/100"
     direct = grade_notebook(course / "lab.ipynb", GradeOptions(lang="en"))  # the same verdicts as grade
@@ -203,3 +209,80 @@ def test_grade_notebook_asks_where_the_notebook_is_when_jupyter_does_not_say(tmp
     printed = [[output.get("text", "").strip() for output in cell.outputs] for cell in ran.cells[1:]]
     assert printed[0] == ["Cannot tell where this notebook is saved: write %grade --notebook your_notebook.ipynb"]
     assert len(printed[1]) == 1 and printed[1][0].startswith("grade: cannot grade ") and "not valid JSON" in printed[1][0]
+
+
+# What `%load_ext grader` must not import: the first cell of every notebook runs it.
+HEAVY = {"tensorflow", "keras", "tf_keras", "numpy", "nbformat", "nbclient", "nbconvert", "jinja2", "jsonschema", "rich"}
+
+
+@contextmanager
+def lab_kernel(folder: Path) -> Iterator[BlockingKernelClient]:
+    """A kernel started as JupyterLab starts one: the ipykernel spec (python3) by a KernelManager, in
+    the notebook's folder, with the server's environment as it is (TensorFlow's logging not silenced)."""
+    env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(folder), env=env)
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=start_seconds(Limits()))
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def run(kernel: BlockingKernelClient, code: str, timeout: float | None = None) -> list[dict]:
+    """What running `code` sent on IOPub besides the kernel's status and the code itself; it must run without error."""
+    sent: list[dict] = []
+    reply = kernel.execute_interactive(code, timeout=timeout or start_seconds(Limits()), output_hook=sent.append)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return [message for message in sent if message["msg_type"] not in ("status", "execute_input")]
+
+
+def printed(messages: list[dict]) -> str:
+    return "".join(message["content"]["text"] for message in messages if message["msg_type"] == "stream")
+
+
+def test_importing_the_package_imports_nothing_heavy():
+    done = subprocess.run([sys.executable, "-c", "import sys, grader; print(sorted(sys.modules))"],
+                          capture_output=True, text=True, check=True, timeout=start_seconds(Limits()))
+    assert not {name.split(".")[0] for name in ast.literal_eval(done.stdout)} & HEAVY
+
+
+def test_loading_the_extension_imports_nothing_heavy_says_nothing_and_grade_still_works(tmp_path):
+    """The template's first cell, in a kernel as JupyterLab starts it: no Keras, no nbformat, not a
+    line of output (TensorFlow's CUDA warnings included). Then the answer, its model.summary()
+    before any `%grade`, is checked in full: the summary was recorded from Keras's import on."""
+    with lab_kernel(tmp_path) as kernel:
+        run(kernel, "import sys\nbefore = set(sys.modules)")
+        assert run(kernel, LOAD) == []
+        loaded = printed(run(kernel, "print(sorted({name.split('.')[0] for name in set(sys.modules) - before}))"))
+        assert not set(ast.literal_eval(loaded)) & HEAVY
+        for source in KERAS3:
+            run(kernel, source)
+        shown = [message for message in run(kernel, "%grade --lang en") if message["msg_type"] == "display_data"]
+    assert len(shown) == 1
+    assert shown[0]["content"]["data"]["text/plain"].splitlines()[:6] == [
+        "Self-check (the model in this kernel): 100/100", "✓ 1. First LSTM layer  20/20",
+        "✓ 2. Second LSTM layer  20/20", "✓ 3. Last LSTM layer  20/20", "✓ 4. Two Dense layers  20/20",
+        "✓ 5. Print each layer's parameters  20/20"]
+
+
+def test_grade_notebook_shows_what_it_does_in_one_display_that_becomes_the_verdicts(tmp_path):
+    """One output, updated in place (display_data, then update_display_data with its display_id):
+    each thing the grading does, in order, then the verdicts where it was."""
+    write_notebook(tmp_path, KERAS3, name="lab.ipynb")
+    with lab_kernel(tmp_path) as kernel:
+        run(kernel, LOAD)
+        sent = run(kernel, "%grade --notebook lab.ipynb --lang en", timeout=grading_bound())
+    assert [message["msg_type"] for message in sent] == ["display_data"] + ["update_display_data"] * (len(sent) - 1)
+    assert len({message["content"]["transient"]["display_id"] for message in sent}) == 1
+    texts = [message["content"]["data"]["text/plain"] for message in sent]
+    doing = [re.sub(r"( \d+/5|…)$", "", shown) for shown in texts[:-1]]
+    assert list(dict.fromkeys(doing)) == ["Starting a jailed kernel", "Running the cells", "Checking the steps",
+                                          "Putting the results together"]
+    counts = [int(found[1]) for shown in texts if (found := re.fullmatch(r"Running the cells (\d)/5", shown))]
+    assert counts == sorted(counts) and len(counts) == doing.count("Running the cells")
+    assert all("<progress" in message["content"]["data"]["text/html"] for message in sent[:-1])
+    assert texts[-1].splitlines()[0] == "Self-check (the saved notebook, graded as grade does): 100/100"

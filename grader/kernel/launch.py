@@ -37,16 +37,16 @@ class KernelOptions:
 
 
 async def in_fresh_kernel(work: Callable[[KernelSession], Awaitable[T]], options: KernelOptions,
-                          on_cold_fallback: Callable[[], None] = lambda: None) -> T:
+                          on_cold_fallback: Callable[[WarmUnavailable], None] = lambda why: None) -> T:
     """`work` done in a fresh kernel (`work` enters it with `async with`). `on_cold_fallback` is
-    called when warm kernels were asked for and a cold one had to do."""
+    called, with why, when warm kernels were asked for and a cold one had to do."""
     parent = _warm_parent(options, on_cold_fallback) if options.warm else None
     try:
         return await work(_session(options, parent))
-    except WarmUnavailable:
+    except WarmUnavailable as why:
         if parent is None:
             raise
-        on_cold_fallback()
+        on_cold_fallback(why)
         return await work(_session(options, None))
 
 
@@ -55,11 +55,11 @@ def start_warming(limits: Limits, runtime: KerasRuntime = KERAS3) -> None:
     start_warm_parent(runtime, limits)
 
 
-def _warm_parent(options: KernelOptions, on_cold_fallback: Callable[[], None]) -> WarmParent | None:
+def _warm_parent(options: KernelOptions, on_cold_fallback: Callable[[WarmUnavailable], None]) -> WarmParent | None:
     try:
         return warm_parent(options.runtime, options.limits)
-    except WarmUnavailable:
-        on_cold_fallback()
+    except WarmUnavailable as why:
+        on_cold_fallback(why)
         return None
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from jupyter_client.provisioning import LocalProvisioner
 
 from grader.keras_runtime import KerasRuntime
+from grader.messages import escape_controls, text
 from grader.kernel.sandbox import Limits, close_jail, jail_command, jail_environment, launcher_environment, open_jail
 
 REQUEST_SECONDS = 10.0
@@ -43,7 +44,15 @@ def start_seconds(limits: Limits) -> float:
 
 
 class WarmUnavailable(Exception):
-    """No warm parent could be had; the caller falls back to a cold kernel."""
+    """No warm parent could be had; the caller falls back to a cold kernel. Why: `reason(lang)`,
+    from grader/messages.toml's [warm] section (str(): its key)."""
+
+    def __init__(self, why: str, **fields: object) -> None:
+        super().__init__(why)
+        self.why, self.fields = why, fields
+
+    def reason(self, lang: str) -> str:
+        return text(f"warm.{self.why}", lang, **self.fields)
 
 
 class WarmParent:
@@ -63,7 +72,7 @@ class WarmParent:
         if not self.ready:
             self.ready = self._read_reply(start_seconds(self.jail.limits)).get("ok") is True
             if not self.ready:
-                raise WarmUnavailable("the warm parent did not start")
+                raise WarmUnavailable("did_not_start")
 
     def new_folder(self) -> Path:
         """A fresh folder for the next kernel, inside the parent's jail."""
@@ -78,7 +87,7 @@ class WarmParent:
             self.process.stdin.write(json.dumps(message).encode() + b"\n")
             self.process.stdin.flush()
         except OSError:
-            raise WarmUnavailable("the warm parent is gone") from None
+            raise WarmUnavailable("gone") from None
         return self._read_reply(timeout)
 
     def _read_reply(self, timeout: float) -> dict:
@@ -96,9 +105,22 @@ class WarmParent:
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
+            why = self._no_reply(bool(ready), line, timeout)
             self.close()
-            raise WarmUnavailable("the warm parent stopped answering")
+            raise why
         return reply
+
+    def _no_reply(self, ready: bool, line: bytes, timeout: float) -> WarmUnavailable:
+        """Why no reply came: the parent ended, answered something unreadable, or stayed silent."""
+        if ready and line:
+            return WarmUnavailable("garbled")
+        try:  # its pipe is seen closed a moment before the process can be waited for
+            ended = self.process.wait(timeout=POLL_SECONDS) if ready else self.process.poll()
+        except subprocess.TimeoutExpired:
+            ended = None
+        if ended is None:
+            return WarmUnavailable("silent", seconds=f"{timeout:g}")
+        return WarmUnavailable("killed" if ended < 0 else "ended", status=abs(ended))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -123,7 +145,7 @@ def warm_parent(runtime: KerasRuntime, limits: Limits) -> WarmParent:
         parent = None
     if parent is None:
         if key in _failed:
-            raise WarmUnavailable("the warm parent failed to start before")
+            raise WarmUnavailable("failed_before")
         _close_other_limits(runtime, limits)
         parent = _parents[key] = WarmParent(runtime, limits)
     try:
@@ -201,7 +223,7 @@ class ForkProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd: list[str], **kwargs):
         reply = self.warm.request({"op": "fork", "folder": self.folder.name})
         if not isinstance(reply.get("pid"), int):
-            raise WarmUnavailable(str(reply.get("error", "fork failed")))
+            raise WarmUnavailable("fork_failed", error=escape_controls(reply.get("error", "?"))[:200])
         self.process = _ForkedProcess(self.warm, reply["pid"])
         self.pid = self.pgid = None  # a pid inside the jail's namespace: only the parent may signal it
         self.cwd = kwargs.get("cwd")
