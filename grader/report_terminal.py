@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.messages import escape_controls, text
+from grader.messages import escape_controls, status_label, text
 from grader.results import GradeResult, StepResult
 
 
@@ -24,13 +24,14 @@ def print_result(result: GradeResult, console: Console) -> None:
         console.print(Text(f"• {escape_controls(note)}"))
     total = text("terminal.total", lang)
     keras = text("terminal.keras", lang)
-    status = text("terminal.status", lang)
+    status = f"{text('terminal.status', lang)}: {status_label(result.status, lang)}"
     seconds = text("terminal.seconds", lang, seconds=f"{result.seconds:.1f}")
     console.print(Text.assemble((f"{total}: {result.score}/{result.max_score}", "bold"),
-                                f"   {status}: {result.status}   {keras}: {result.keras or '-'}   {seconds}"))
+                                f"   {status}   {keras}: {result.keras or '-'}   {seconds}"))
 
 
 def _reason(step: StepResult, lang: str) -> Text:
     if step.passed:
         return Text("✓ " + text("terminal.passed", lang), style="green")
-    return Text(f"✗ {escape_controls(step.reason or text('terminal.failed', lang))}", style="red")
+    # fold: a run of Chinese text has no space to wrap at, and is never cut short with "…"
+    return Text(f"✗ {escape_controls(step.reason or text('terminal.failed', lang))}", style="red", overflow="fold")

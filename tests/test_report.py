@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
+from html import unescape
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from grader.grade import grade_notebook
+from grader.messages import text
 from grader.report_html import default_report_path, write_html
 from grader.options import GradeOptions
 from tests.browser import chromium
@@ -27,6 +32,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("reports")
     notebooks = {
         "correct": ROOT / "solutions/lstm_network/idiomatic_keras3.ipynb",
+        "keras2_reference": ROOT / "solutions/lstm_network/reference_keras2.ipynb",
         "partly_wrong": write_notebook(folder, replace(KERAS3, 1, KERAS3[0].replace(", return_sequences=True", "")),
                                        name="partly_wrong.ipynb"),
         "broken_cell": write_notebook(folder, replace(KERAS3, 2, "model.add(LSTM(100, return_sequences=True)"),
@@ -72,7 +78,7 @@ def test_partly_wrong_report_explains_and_points_at_the_real_error(reports):
     assert "80 / 100" in text
     assert "4 of 5 steps are right." in text
     assert badges(html(reports, "partly_wrong.en")) == ["Failed"] + ["Passed"] * 4
-    assert "return_sequences: expected True, got False" in text
+    assert "return_sequences: expected True, got False (and 1 more failed check)" in text  # "(+1)" in words
     assert "every LSTM layer followed by another LSTM layer needs return_sequences=True" in text
     assert "because of step 1 (First LSTM layer)" in text
     assert "False (differs from the expected)" in text
@@ -91,7 +97,8 @@ def test_broken_cell_report_shows_the_code_and_the_error(reports):
 def test_chinese_report_uses_the_catalogue(reports):
     text = visible_text(html(reports, "partly_wrong.zh"))
     assert "笔记本评分反馈" in text and "5 个步骤中有 4 个正确" in text
-    assert "return_sequences：应为 True，实际为 False" in text
+    assert "return_sequences：应为 True，实际为 False（还有 1 项检查未通过）" in text
+    assert "<li>状态: 已评分</li>" in html(reports, "partly_wrong.zh")  # the status in the report's language
     assert "Feedback on your notebook" not in text
 
 
@@ -155,3 +162,121 @@ def test_grade_writes_the_report_beside_the_notebook_and_says_where(tmp_path):
     skipped = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--no-report", "--keras", "3"],
                              capture_output=True, text=True, cwd=ROOT, timeout=grading_bound([notebook]))
     assert skipped.returncode == 1 and "Report:" not in skipped.stdout
+
+
+def test_the_header_shows_the_keras_version_of_a_keras2_answer_and_the_note_stays_among_the_notes(reports):
+    """The course's own Keras 2 reference answer, graded for real under tf-keras."""
+    tf_keras = version("tf-keras")
+    for lang, header in (("en", f"<li>Keras: {tf_keras} (tf-keras)</li>"),
+                         ("zh", f"<li>Keras 版本: {tf_keras}（tf-keras）</li>")):
+        page = html(reports, f"keras2_reference.{lang}")
+        meta = re.search(r'<ul class="meta">(.*?)</ul>', page, re.S).group(1)
+        notes = re.search(r'<section aria-labelledby="notes-heading">(.*?)</section>', page, re.S).group(1)
+        assert header in meta and text("note.keras2", lang) not in meta, lang
+        assert f"<li>{text('note.keras2', lang)}</li>" in notes, lang
+        assert "100 / 100" in visible_text(page)
+    assert f"<li>Keras: {version('keras')}</li>" in html(reports, "correct.en")
+
+
+# Is a piece of a summary box's text inside the box's visible area, as the page opens (`at_rest`) and
+# once the box is scrolled sideways to it (`scrolled`)? The box's text is one text node.
+SEEN_IN_BOX = """([index, start, end]) => {
+  const box = document.querySelectorAll('.summaries pre')[index];
+  const range = document.createRange();
+  range.setStart(box.firstChild, start);
+  range.setEnd(box.firstChild, end);
+  const seen = () => {
+    const piece = range.getBoundingClientRect(), frame = box.getBoundingClientRect();
+    const left = frame.left + box.clientLeft, right = left + box.clientWidth;
+    return piece.width > 0 && piece.left >= left - 0.5 && piece.right <= right + 0.5
+      && frame.left >= 0 && frame.right <= window.innerWidth + 0.5;
+  };
+  box.scrollLeft = 0;
+  const at_rest = seen();
+  const past = range.getBoundingClientRect().right - (box.getBoundingClientRect().left + box.clientLeft + box.clientWidth);
+  if (past > 0) box.scrollLeft += past + 2;
+  return {at_rest, scrolled: seen()};
+}"""
+BOX = """(index) => {
+  const box = document.querySelectorAll('.summaries pre')[index];
+  const style = getComputedStyle(box);
+  return {text: box.firstChild.textContent, overflow: style.overflowX, font: parseFloat(style.fontSize),
+          scroll: box.scrollWidth, client: box.clientWidth};
+}"""
+LAYER_ROW = re.compile(r"^\W*\w+ \(\w+\)\s.*\s(\d[\d,]*)\W*$")
+
+
+def param_column(summary: str) -> list[tuple[str, int, int]]:
+    """The "Param #" header and each layer's parameter number: (text, start, end) in the summary."""
+    start = summary.index("Param #")
+    found = [("Param #", start, start + len("Param #"))]
+    offset = 0
+    for line in summary.splitlines(keepends=True):
+        row = LAYER_ROW.match(line.rstrip("\n"))
+        if row:
+            found.append((row.group(1), offset + row.start(1), offset + row.end(1)))
+        offset += len(line)
+    return found
+
+
+def test_the_summary_boxes_show_the_param_column_at_1280_and_390_px(reports):
+    """Step 5 is about the Param # column: at 1280 px both summaries show it whole; at 390 px each
+    box scrolls sideways (in a smaller monospace, the page itself never wider than the screen)
+    and every number comes into view in it."""
+    with chromium() as browser:
+        for name in ("correct.en", "correct.zh"):
+            fonts = {}
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 844})
+                page.goto(reports[name].as_uri())
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+                numbers = []
+                for index in (0, 1):  # the student's summary, the course's
+                    box = page.evaluate(BOX, index)
+                    column = param_column(box["text"])
+                    numbers.append([int(number.replace(",", "")) for number, _, _ in column[1:]])
+                    assert len(column) == 1 + 5, (name, width, index, column)
+                    fonts[width] = box["font"]
+                    for piece, start, end in column:
+                        seen = page.evaluate(SEEN_IN_BOX, [index, start, end])
+                        if width == 1280:
+                            assert seen["at_rest"], (name, index, piece)
+                        else:
+                            assert box["overflow"] in ("auto", "scroll") and seen["scrolled"], (name, index, piece)
+                    if width == 1280:
+                        assert box["scroll"] <= box["client"], (name, index)
+                assert numbers[0] == numbers[1]  # the student's model is the course's, number for number
+                assert page.locator(".scroll-hint").is_visible() == (width == 390)
+                page.close()
+            assert fonts[390] < fonts[1280]
+
+
+@pytest.mark.parametrize("lang, first, status", [
+    ("zh", "代码里还有 <None>：它不是 Python 代码（SyntaxError），所以整个单元格一行也没有运行。请把 <None> 换成你的代码。",
+     "状态: 已评分"),
+    ("en", "The code still contains <None>: it is not Python (SyntaxError), so none of the cell's lines ran. "
+           "Replace <None> with your code.", "Status: graded"),
+])
+def test_the_untouched_template_names_the_cell_that_did_not_run_once(tmp_path, lang, first, status):
+    """Step 1's cell holds `model=Sequential()` and a `<None>`: the cell never compiled, and the
+    report says so once, without the checks that only restate it ("no model named model")."""
+    notebook = Path(shutil.copy(ROOT / f"exercises/lstm_network/lstm_network.{lang}.ipynb", tmp_path / "mine.ipynb"))
+    done = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--json", str(tmp_path / "mine.json")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=grading_bound([notebook]))
+    assert done.returncode == 1, done.stderr
+    result = json.loads((tmp_path / "mine.json").read_text())
+    step = result["steps"][0]
+    assert (result["score"], result["status"], step["reason"]) == (0, "graded", first)
+    assert "model=Sequential()" in step["code"]
+    assert all(other["reason"] == first for other in result["steps"])  # no "(+2)": the cause alone
+    status_line = next(line for line in done.stdout.splitlines() if status.split(":")[0] in line)
+    assert status in status_line and (lang == "en" or "graded" not in status_line)  # the terminal's status word
+    assert "(+" not in done.stdout
+    page = default_report_path(notebook).read_text(encoding="utf-8")
+    article = re.search(r'<article class="step fail" id="step1".*?</article>', page, re.S).group()
+    shown = unescape(visible_text(article))
+    assert shown.count(first) == 1  # not again among the step's notes
+    assert 'class="checks"' not in article
+    assert text("check.no_model", lang, name="model") not in shown
+    assert text("explain.model", lang, name="model") not in shown
+    assert "SyntaxError" in unescape(visible_text(page.split('id="errors-heading"')[1]))  # the traceback, below
