@@ -3,9 +3,14 @@
 The solution runs like any notebook (jailed, a probe after each cell). Each code cell that adds
 layers, compiles the model or prints its summary becomes a step with the checks that show it: its
 layers with the attributes the vocabulary compares (defaults left out), their parameters and
-output shapes as Keras built them; points split evenly; the title from the markdown above the cell.
-The student notebook is the solution with each answer line replaced by the placeholder. Both are
-for the instructor to edit; `grade check-spec` validates the edited spec.
+output shapes as Keras built them; points split evenly; the title from the markdown above the cell
+and a first hint from what the step builds (and the markdown's first sentence). The exercise's
+title is the notebook's first level-1 heading. A text the notebook holds in one language only is
+written in the other as a text starting with TODO (PLACEHOLDER, NO_TITLE), which `grade
+new-exercise` names on stderr. The student notebook is the solution with each answer line replaced
+by the spec's placeholder (`<None>`), the shipped notebooks' self-check cell (`%load_ext grader`)
+before its first code cell, and its exercise recorded in its metadata. Both are for the instructor
+to edit; `grade check-spec` validates the edited spec.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import nbformat
 from grader.kernel import KernelOptions, KernelSession, Limits, in_fresh_kernel
 from grader.keras_runtime import AUTO, KerasRuntime
 from grader.layer_kinds import kind
-from grader.notebook import read_notebook
+from grader.messages import detect_language
+from grader.notebook import EXERCISE_FIELD, notebook_texts, read_notebook
 from grader.runs import CellRun
 from grader.safe_write import write_text
 from grader.snapshot import LayerState, Snapshot
@@ -36,6 +42,25 @@ _DEFAULTS = {"use_bias": True, "mask_zero": False, "reset_after": True, "padding
              "return_sequences": False, "axis": -1, "momentum": 0.99, "epsilon": 0.001}
 _DEFAULT_ACTIVATION = {"lstm": "tanh", "gru": "tanh", "simple_rnn": "tanh"}
 TITLE_CHARS = 200  # a step's title is one short line; the rest of a longer one is cut
+PLACEHOLDER = "TODO(translate): "  # before a text the notebook gives in the other language only
+NO_TITLE = "TODO(title): "  # before the id, the title of an exercise whose notebook has no level-1 heading
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|(?<=[。！？])")
+# The self-check cell of the shipped student notebooks, in each language.
+_SELF_CHECK = {
+    "zh": ("# 自查：安装了评分工具（lstm-grader）后，在任意单元格运行 %grade 就能检查已完成的步骤。\n"
+           "try:\n    get_ipython().run_line_magic(\"load_ext\", \"grader\")\n"
+           "    get_ipython().run_line_magic(\"grade\", \"--set --exercise {id}\")\n"
+           "except ModuleNotFoundError:\n"
+           "    print(\"没有安装评分工具 lstm-grader，所以不能用 %grade 自查（这不影响作业）。"
+           "安装：pip install lstm-grader\")"),
+    "en": ("# Self-check: with the grader (lstm-grader) installed, run %grade in any cell to check the steps "
+           "you have done.\n"
+           "try:\n    get_ipython().run_line_magic(\"load_ext\", \"grader\")\n"
+           "    get_ipython().run_line_magic(\"grade\", \"--set --exercise {id}\")\n"
+           "except ModuleNotFoundError:\n"
+           "    print(\"The grader (lstm-grader) is not installed, so %grade is not available (your work is not "
+           "affected). To install: pip install lstm-grader\")"),
+}
 _ANSWER_LINE = re.compile(r"\.(add|compile|summary)\(|^\s*\w+\s*=\s*\w*(Sequential|Model)\(")
 
 
@@ -48,8 +73,22 @@ class Step:
     input_shape: tuple | None = None
 
 
-def new_exercise(solution: Path, exercise_id: str, folder: Path | None = None, limits: Limits = Limits()) -> Path:
-    """Write exercises/<id>/ (spec.toml and the student notebook) from `solution`; return the folder.
+@dataclass(frozen=True)
+class Markdown:
+    """What the markdown above a code cell says: its first line as a title, its first sentence after that."""
+
+    title: str
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class Generated:
+    folder: Path
+    placeholders: tuple[str, ...]  # the spec's keys whose text starts with TODO, for the instructor to write
+
+
+def new_exercise(solution: Path, exercise_id: str, folder: Path | None = None, limits: Limits = Limits()) -> Generated:
+    """Write exercises/<id>/ (spec.toml and the student notebook) from `solution`.
     All or nothing: a folder that already holds files is refused before anything runs, and the
     exercise is renamed into place only once its spec loads, so a failure leaves nothing behind."""
     target = folder or Path(str(EXERCISES)) / exercise_id
@@ -60,9 +99,11 @@ def new_exercise(solution: Path, exercise_id: str, folder: Path | None = None, l
     steps = _steps(runs)
     if not steps:
         raise ValueError(f"{solution}: no cell of it adds a layer, compiles the model or prints its summary")
-    _write_all(target, {"spec.toml": _spec_text(exercise_id, nb, steps),
-                        f"{exercise_id}.ipynb": nbformat.writes(_student_notebook(nb, steps))})
-    return target
+    lang = detect_language(notebook_texts(nb))
+    text, placeholders = _spec_text(exercise_id, nb, steps)
+    _write_all(target, {"spec.toml": text,
+                        f"{exercise_id}.ipynb": nbformat.writes(_student_notebook(nb, steps, exercise_id, lang))})
+    return Generated(target, placeholders)
 
 
 def _write_all(target: Path, files: dict[str, str]) -> None:
@@ -115,32 +156,129 @@ def _steps(runs: list[CellRun]) -> list[Step]:
     return steps
 
 
-def _spec_text(exercise_id: str, nb, steps: list[Step]) -> str:
-    titles = _titles(nb)
+def _spec_text(exercise_id: str, nb, steps: list[Step]) -> tuple[str, tuple[str, ...]]:
+    """The spec's text, and the keys of its texts that are placeholders (PLACEHOLDER, NO_TITLE)."""
+    above = _markdown_above(nb)
     points = [100 // len(steps)] * len(steps)
     points[-1] += 100 - sum(points)
-    lines = ["# Generated by `grade new-exercise` from a solution: edit the titles, hints and checks.",
-             f"id = {json.dumps(exercise_id)}", 'model_variable = "model"',
-             f"title.zh = {json.dumps(exercise_id)}", f"title.en = {json.dumps(exercise_id)}", ""]
+    title = _exercise_title(nb)
+    titles = {"title": _in_both(title) if title else {"zh": NO_TITLE + exercise_id, "en": NO_TITLE + exercise_id}}
+    lines = ["# Generated by `grade new-exercise` from a solution: edit the titles, hints and checks;",
+             "# a text starting with TODO is a placeholder to write.",
+             f"id = {json.dumps(exercise_id)}", 'model_variable = "model"', *_text_lines("title", titles["title"]), ""]
     first = True
     for number, (step, share) in enumerate(zip(steps, points), start=1):
-        title = titles.get(step.cell_index, f"Step {number}")
-        lines += ["[[steps]]", f'id = "step{number}"', f"points = {share}",
-                  f"title.zh = {json.dumps(title, ensure_ascii=False)}", f"title.en = {json.dumps(title, ensure_ascii=False)}",
-                  'hint.zh = "请按题目要求完成这一步。"', 'hint.en = "Do this step as the task asks."',
-                  f"checks = {json.dumps(step.checks)}"]
+        markdown = above.get(step.cell_index)
+        titles[f"steps[{number - 1}].title"] = step_title = _in_both(markdown.title) if markdown else _built_title(step)
+        lines += ["[[steps]]", f'id = "step{number}"', f"points = {share}", *_text_lines("title", step_title),
+                  *_text_lines("hint", _hint(step, markdown, first)), f"checks = {json.dumps(step.checks)}"]
         if step.compiled:
             lines += [f"compile.{key} = {json.dumps(value)}" for key, value in step.compiled.items()]
         for layer in step.layers:
             lines += ["[[steps.layers]]", *_layer_lines(layer, step.input_shape if first else None)]
             first = False
         lines.append("")
-    return "\n".join(lines)
+    placeholders = tuple(f"{key}.{lang}" for key, texts in titles.items() for lang, value in texts.items()
+                         if value.startswith((PLACEHOLDER, NO_TITLE)))
+    return "\n".join(lines), placeholders
+
+
+def _text_lines(key: str, texts: dict[str, str]) -> list[str]:
+    return [f"{key}.{lang} = {json.dumps(texts[lang], ensure_ascii=False)}" for lang in ("zh", "en")]
+
+
+def _in_both(text: str) -> dict[str, str]:
+    """`text` as a spec's {zh, en}: a title written in both ("词嵌入层 / Embedding layer") is split at
+    the slash; one in a single language is that language's, and the other a placeholder."""
+    parts = [part.strip() for part in re.split(r"\s+[/|｜]\s+", text)]
+    if len(parts) == 2 and {detect_language([part]) for part in parts} == {"zh", "en"}:
+        return {detect_language([part]): part for part in parts}
+    lang = detect_language([text])
+    return {lang: text, "en" if lang == "zh" else "zh": PLACEHOLDER + text}
+
+
+def _exercise_title(nb) -> str | None:
+    """The notebook's own title: its first level-1 heading (`# ...`)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if (heading := re.match(r"#\s+(.*\S)", line)) and (title := _printable(heading.group(1).rstrip("#"))):
+                    return title
+    return None
+
+
+def _built_title(step: Step) -> dict[str, str]:
+    """A step's title from what it builds, for a cell with no markdown above it."""
+    if step.layers:
+        types = ", ".join(dict.fromkeys(_shown_type(layer) for layer in step.layers))
+        return {"zh": f"{types} 层", "en": f"{types} layer{'s' if len(step.layers) > 1 else ''}"}
+    if step.compiled:
+        return {"zh": "编译模型", "en": "Compile the model"}
+    return {"zh": "模型摘要", "en": "Model summary"}
+
+
+def _hint(step: Step, markdown: Markdown | None, first: bool) -> dict[str, str]:
+    """A first hint in each language: what the step builds, with the settings the spec compares; then
+    the first sentence of the markdown above the cell, in the hint of its language."""
+    hint = {"zh": [], "en": []}
+    for layer in step.layers:
+        settings = _settings(layer)
+        shown = ", ".join(f"{name}={_python(value)}" for name, value in settings.items())
+        last_only = kind(layer.keras_type) and kind(layer.keras_type).recurrent and not settings.get("return_sequences")
+        name = _shown_type(layer)
+        hint["zh"].append(f"添加 {name} 层" + (f"：{shown}" if shown else "")
+                          + ("，只返回最后一步的输出" if last_only else ""))
+        hint["en"].append(f"Add {_article(name)} {name} layer" + (f": {shown}" if shown else "")
+                          + (", returning only the last output" if last_only else ""))
+        if first and step.input_shape is not None:
+            hint["zh"][-1] += f"；模型的输入形状为 {format_shape(step.input_shape)}"
+            hint["en"][-1] += f"; the model's input has shape {format_shape(step.input_shape)}"
+            first = False
+    if step.compiled:
+        shown = ", ".join(f"{key}={_python(value)}" for key, value in step.compiled.items())
+        hint["zh"].append(f"编译模型：{shown}")
+        hint["en"].append(f"Compile the model: {shown}")
+    if "summary" in step.checks:
+        hint["zh"].append("打印模型摘要：model.summary()")
+        hint["en"].append("Print the model's summary: model.summary()")
+    texts = {"zh": "；然后".join(hint["zh"]) + "。", "en": "; then ".join(hint["en"]) + "."}
+    if markdown and markdown.sentence:
+        lang = detect_language([markdown.sentence])
+        texts[lang] += (" " if lang == "en" else "") + markdown.sentence
+    return texts
+
+
+def _article(name: str) -> str:
+    """'an' before a vowel, and before an acronym read letter by letter from one that sounds so (an LSTM)."""
+    acronym = name[:2].isupper()
+    return "an" if name[0] in "AEIOU" or acronym and name[0] in "FHLMNRSX" else "a"
+
+
+def _shown_type(layer: LayerState) -> str:
+    return f"{layer.keras_type}({layer.wrapped_type})" if layer.wrapped_type else str(layer.keras_type)
+
+
+def _python(value: object) -> str:
+    """A setting as it is written in Python: 'sigmoid', True, (3, 3)."""
+    return repr(tuple(value) if isinstance(value, list) else value)
 
 
 def _layer_lines(layer: LayerState, input_shape: tuple | None) -> list[str]:
-    layer_kind = kind(layer.keras_type)
     lines = [f"type = {json.dumps(layer.keras_type)}"]
+    lines += [f"{name} = {_toml_value(value)}" for name, value in _settings(layer).items()]
+    if input_shape is not None:
+        lines.append(f'input_shape = "{format_shape(input_shape)}"')
+    if layer.weight_params is not None:
+        lines.append(f"params = {layer.weight_params}")
+    if layer.output_shape is not None:
+        lines.append(f'output_shape = "{format_shape(layer.output_shape)}"')
+    return lines
+
+
+def _settings(layer: LayerState) -> dict[str, object]:
+    """The layer's settings a spec compares, those with Keras's default value left out."""
+    layer_kind = kind(layer.keras_type)
+    settings = {}
     for name in layer_kind.attributes if layer_kind else ():
         value = layer.attributes.get(name)
         if value is None or _DEFAULTS.get(name, object()) == value:
@@ -153,14 +291,8 @@ def _layer_lines(layer: LayerState, input_shape: tuple | None) -> list[str]:
             continue
         if name == "layer":
             continue
-        lines.append(f"{name} = {_toml_value(value)}")
-    if input_shape is not None:
-        lines.append(f'input_shape = "{format_shape(input_shape)}"')
-    if layer.weight_params is not None:
-        lines.append(f"params = {layer.weight_params}")
-    if layer.output_shape is not None:
-        lines.append(f'output_shape = "{format_shape(layer.output_shape)}"')
-    return lines
+        settings[name] = value
+    return settings
 
 
 def _toml_value(value: object) -> str:
@@ -171,16 +303,19 @@ def _toml_value(value: object) -> str:
     return json.dumps(value)
 
 
-def _titles(nb) -> dict[int, str]:
-    """Each code cell's title: the first line of the markdown cell above it, without its #s."""
-    titles, last = {}, None
+def _markdown_above(nb) -> dict[int, Markdown]:
+    """What the markdown cell above each code cell says: its first line, without its #s and number,
+    as the title; the first sentence of the rest."""
+    found, last = {}, None
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.strip():
-            line = _printable(cell.source.strip().splitlines()[0])
-            last = re.sub(r"^\d+\s*[.、)]\s*", "", line.lstrip("#").strip())
+            first, *rest = cell.source.strip().splitlines()
+            title = re.sub(r"^\d+\s*[.、)]\s*", "", _printable(first).lstrip("#").strip())
+            body = _printable(" ".join(line for line in rest if not line.lstrip().startswith("#")))
+            last = Markdown(title, _SENTENCE_END.split(body, maxsplit=1)[0].strip())
         elif cell.cell_type == "code" and last:
-            titles[index], last = last, None
-    return titles
+            found[index], last = last, None
+    return found
 
 
 def _printable(line: str) -> str:
@@ -190,10 +325,12 @@ def _printable(line: str) -> str:
     return " ".join(kept.split())[:TITLE_CHARS]
 
 
-def _student_notebook(nb, steps: list[Step]):
-    """The solution with its outputs cleared, each step's cell marked, and each answer line (a
-    layer added, the model compiled or summarised) replaced by the placeholder."""
+def _student_notebook(nb, steps: list[Step], exercise_id: str, lang: str):
+    """The solution with its outputs cleared, each step's cell marked, each answer line (a layer
+    added, the model compiled or summarised) replaced by the placeholder, the self-check cell before
+    its first code cell and its exercise in its metadata (`grade` and `%grade` read it)."""
     student = nbformat.reads(nbformat.writes(nb), as_version=4)
+    student.metadata[METADATA_KEY] = {EXERCISE_FIELD: exercise_id}
     numbers = {step.cell_index: number for number, step in enumerate(steps, start=1)}
     for index, cell in enumerate(student.cells):
         if cell.cell_type != "code":
@@ -202,6 +339,8 @@ def _student_notebook(nb, steps: list[Step]):
         if index in numbers:
             cell.metadata[METADATA_KEY] = {"step": numbers[index]}
             cell.source = "\n".join(_blank(line) for line in cell.source.splitlines())
+    first_code = next(index for index, cell in enumerate(student.cells) if cell.cell_type == "code")
+    student.cells.insert(first_code, nbformat.v4.new_code_cell(_SELF_CHECK[lang].replace("{id}", exercise_id)))
     return student
 
 

@@ -104,6 +104,25 @@ def _is_cell(cell) -> bool:
         and isinstance(cell.get("source"), str)
 
 
+EXERCISE_FIELD = "exercise"  # metadata.lstm_grader.exercise: the id of the exercise a notebook is for
+
+
+def recorded_exercise(path: str | Path) -> str | None:
+    """The exercise the notebook at `path` records in its metadata, or None when it records none or
+    cannot be read (grading it then says why). The student can edit it, so it only ever names an
+    installed exercise by id: anything else raises SpecError (grader.spec.installed_exercise)."""
+    from grader.spec import installed_exercise
+    from grader.steps import METADATA_KEY
+
+    try:
+        mark = read_notebook(path).metadata.get(METADATA_KEY)
+    except UnreadableNotebook:
+        return None
+    if not isinstance(mark, dict) or EXERCISE_FIELD not in mark:
+        return None
+    return installed_exercise(mark[EXERCISE_FIELD], f"{path}: metadata.{METADATA_KEY}.{EXERCISE_FIELD}")
+
+
 def notebook_texts(nb: NotebookNode) -> list[str]:
     """All the text a person wrote in the notebook: markdown and code."""
     return [cell.source for cell in nb.cells]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+from grader.keras_names import known, nearest
 from grader.layer_kinds import LayerKind, normalise, reference_arguments, spatial_rank, vocabulary
 
 EXERCISES = files("grader") / "exercises"  # a link to the repository's exercises/ folder
@@ -147,12 +149,32 @@ def load_spec(exercise: str | Path = DEFAULT_EXERCISE) -> ExerciseSpec:
     return _Reader(path).spec(data)
 
 
+EXERCISE_ID = re.compile(r"[a-z][a-z0-9_]*")  # an exercise's id: its folder's name under exercises/
+SHOWN_CHARS = 60  # of a value a notebook gives, at most this much is repeated in a message
+
+
+def installed_exercises() -> list[str]:
+    return sorted(folder.name for folder in EXERCISES.iterdir() if (folder / "spec.toml").is_file())
+
+
+def installed_exercise(value: object, where: str) -> str:
+    """`value` when it is the id of an exercise under exercises/, never a path: it comes from a
+    notebook's metadata, which its student can edit. Else SpecError: one line starting with `where`."""
+    if isinstance(value, str) and EXERCISE_ID.fullmatch(value) and value in installed_exercises():
+        return value
+    shown = repr(value) if len(repr(value)) <= SHOWN_CHARS else repr(value)[:SHOWN_CHARS] + "…"
+    raise SpecError(f"{where}: {shown} is not an installed exercise (installed: {', '.join(installed_exercises())})")
+
+
 # Tables of a step that configure its checks: `compile.loss = "mse"`, `model.output_shape = "(None, 10)"`.
 CHECK_SETTINGS = ("compile", "model")
 _TOP_KEYS = ("id", "model_variable", "title", "expected_summary", "policy", "steps")
 _STEP_KEYS = ("id", "points", "title", "hint", "layers", "creates_model", "checks", "prints_summary", *CHECK_SETTINGS)
 _SHAPE_KEYS = ("type", "params", "output_shape", "input_shape", "input_dim")
 _POLICY_KEYS = ("pass_through", "find_model", "given_names", "placeholder", "summary_mark")
+# Check settings that name a Keras object, and the kind of grader/keras_names.toml they name.
+_KERAS_NAMED = {"compile.loss": "losses", "compile.optimizer": "optimizers"}
+_SINGULAR = {"losses": "loss", "optimizers": "optimizer", "activations": "activation"}
 
 
 class _Reader:
@@ -222,6 +244,9 @@ class _Reader:
                 raise self.fail(where + "checks", f"unknown check {name!r} (allowed: {', '.join(sorted(check_kinds()))})")
         settings = {f"{group}.{key}": value for group in CHECK_SETTINGS if isinstance(raw.get(group), dict)
                     for key, value in raw[group].items()}
+        for key, kind in _KERAS_NAMED.items():
+            if key in settings:
+                self.keras_name(kind, settings[key], where + key)
         step_id = self.need(raw, "id", str, where)
         if not any(ch.isdigit() for ch in step_id):
             raise self.fail(where + "id", f"{step_id!r}: a step id ends in its number (step1, step2, ...)")
@@ -244,6 +269,8 @@ class _Reader:
             if key in raw and not _ATTRIBUTE_TYPES.get(key, lambda value: True)(raw[key]):
                 raise self.fail(where + key, f"{raw[key]!r} is not {_ATTRIBUTE_TYPE_NAMES[key]}")
         settings = {key: normalise(key, raw[key], spatial_rank(type_name)) for key in kind.attributes if key in raw}
+        if "activation" in settings:
+            self.keras_name("activations", settings["activation"], where + "activation")
         if "layer" in settings:
             inner = self.layer(settings["layer"], where + "layer.", first=False)
             settings["layer"] = {"type": inner.type, **inner.attributes}
@@ -256,6 +283,13 @@ class _Reader:
         output_shape = self.shape(raw, "output_shape", where) if "output_shape" in raw else None
         return LayerSpec(type=type_name, settings=tuple(sorted(settings.items())), input_shape=input_shape,
                          params=raw.get("params"), output_shape=output_shape)
+
+    def keras_name(self, kind: str, value: object, key: str) -> None:
+        """`value` is a name Keras accepts as one of `kind` (grader/keras_names.toml)."""
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected text, got {value!r}")
+        if not known(kind, value):
+            raise self.fail(key, f"{value!r} is not a Keras {_SINGULAR[kind]} (nearest: {nearest(kind, value)!r})")
 
     def check_figures(self, steps: tuple[StepSpec, ...]) -> None:
         """Each layer's stated params and output_shape against its kind's formulas, on the shape

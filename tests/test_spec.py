@@ -1,9 +1,15 @@
-"""The exercise spec agrees with itself: its numbers are the ones the grader computes."""
+"""The exercise spec agrees with itself: its numbers are the ones the grader computes; the names it
+gives Keras (losses, optimizers, activations) are ones Keras has."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from grader.checks import format_shape, layer_params
 from grader.cli import main
+from grader.keras_names import from_keras, keras_names
 from grader.spec import SpecError, load_spec, parse_shape
 
 SPEC = load_spec()
@@ -116,3 +122,46 @@ def test_grading_against_a_bad_spec_grades_nothing_and_says_why(tmp_path, capsys
     assert main([str(notebook), "--exercise", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "steps[0].layers[0].params: 81 is not" in err
+
+
+# --- names Keras must know: a loss, an optimizer, an activation (issue 20) ---
+
+GRU_TEXT = Path("exercises/gru_text/spec.toml").read_text(encoding="utf-8")
+MISSPELLED = [
+    ('compile.loss = "binary_crossentropy"', 'compile.loss = "binary_crossentropyy"',
+     "steps[3].compile.loss: 'binary_crossentropyy' is not a Keras loss (nearest: 'binary_crossentropy')"),
+    ('compile.optimizer = "adam"', 'compile.optimizer = "adamm"',
+     "steps[3].compile.optimizer: 'adamm' is not a Keras optimizer (nearest: 'adam')"),
+    ('activation = "sigmoid"', 'activation = "sigmoud"',
+     "steps[2].layers[0].activation: 'sigmoud' is not a Keras activation (nearest: 'sigmoid')"),
+    ('compile.optimizer = "adam"', "compile.optimizer = 3", "steps[3].compile.optimizer: expected text, got 3"),
+]
+
+
+@pytest.mark.parametrize("good, bad, said", MISSPELLED, ids=["loss", "optimizer", "activation", "not text"])
+def test_check_spec_names_a_misspelled_keras_name_and_the_nearest_one(tmp_path, capsys, good, bad, said):
+    path = tmp_path / "spec.toml"
+    assert GRU_TEXT.count(good) == 1
+    path.write_text(GRU_TEXT.replace(good, bad), encoding="utf-8")
+    assert main(["check-spec", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}: {said}\n"
+
+
+def test_names_are_accepted_as_keras_reads_them(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(GRU_TEXT.replace('"adam"', '"RMSprop"').replace('"binary_crossentropy"', '"BinaryCrossentropy"'))
+    assert dict(load_spec(path).steps[3].settings) == {"compile.loss": "BinaryCrossentropy", "compile.optimizer": "RMSprop"}
+
+
+def test_the_shipped_names_are_the_installed_keras_names():
+    """grader/keras_names.toml, read by every spec check without importing Keras, is what this Keras
+    accepts; after upgrading Keras, `python -m grader.keras_names` writes it again."""
+    assert {kind: sorted(names) for kind, names in keras_names().items()} == from_keras()
+
+
+def test_checking_a_spec_imports_no_keras():
+    code = ("import sys; from grader.spec import load_spec; load_spec('gru_text'); load_spec('cnn_image'); "
+            "print(sorted(name for name in ('keras', 'tensorflow', 'tf_keras') if name in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parent.parent)
+    assert shown.stdout == "[]\n"
