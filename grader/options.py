@@ -4,8 +4,10 @@ one place for their defaults (the limits' own defaults are in `Limits`).
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from grader.kernel import Limits
 from grader.keras_runtime import AUTO, KERAS_CHOICES
@@ -13,6 +15,17 @@ from grader.spec import DEFAULT_EXERCISE
 
 LANGUAGE_CHOICES = (AUTO, "zh", "en")
 SHOWN_BEFORE_READING = "en"  # what "auto" means for a message said before any notebook is read
+
+
+EXIT_BAD_INPUT = 2  # a command given what it cannot use: one line, nothing written
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """The argument parser of the instructor's commands (override, export, review, ...): an error
+    is one line, exit EXIT_BAD_INPUT."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
 
 
 def shown_language(lang: str) -> str:
@@ -50,4 +63,5 @@ class BatchOptions:
     jobs: int | None = None  # parallel workers; None: one per CPU
     force: bool = False  # regrade what the gradebook already has
     id_pattern: str | None = None  # a regular expression on a submission's path; group 'id' is the student
+    lms: str | None = None  # read the class as this LMS writes its download (grader/lms): its ids, names, late marks
     scheduler: str | None = None  # a Dask scheduler's address, or local:N

@@ -1,5 +1,8 @@
 """grades.csv: one row per submission, read from the gradebook's results.
 
+`score` and each step's points are the final ones, an instructor's overrides included;
+`grader_score` (the last column) is what the grader gave.
+
 Names are written as text a spreadsheet cannot run: control characters escaped (`\\x1b`; so a tab
 or CR, which start formulas too, is `\\t` or `\\r`), and a cell that starts like a formula (`=`,
 `+`, `-`, `@`) gets a leading `'`, as OWASP advises.
@@ -10,25 +13,32 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.messages import escape_controls
 from grader.results import ClassRow
 from grader.safe_write import write_text
 
+if TYPE_CHECKING:
+    from grader.review import FinalRow
+
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 
-def write_grades_csv(rows: list[ClassRow], path: Path) -> None:
-    """UTF-8 with a byte-order mark, so Excel opens Chinese names correctly."""
+def write_grades_csv(rows: list[ClassRow], path: Path, finals: dict[str, FinalRow] | None = None) -> None:
+    """UTF-8 with a byte-order mark, so Excel opens Chinese names correctly. `finals`: the final
+    scores by file (a row without one scores as the grader said)."""
     step_ids = _step_ids(rows)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    writer.writerow(["id", "file", "score", "max_score", "status", *step_ids, "duplicate"])
+    writer.writerow(["id", "file", "score", "max_score", "status", *step_ids, "duplicate", "grader_score"])
     for row in rows:
         result = row.result
-        points = {step.id: step.score for step in result.steps}
-        writer.writerow([csv_text(row.student), csv_text(row.file), result.score, result.max_score, result.status,
-                         *(points.get(step, "") for step in step_ids), "yes" if row.duplicate else ""])
+        final = (finals or {}).get(row.file)
+        points = final.step_points if final else {step.id: step.score for step in result.steps}
+        writer.writerow([csv_text(row.student), csv_text(row.file), final.final_score if final else result.score,
+                         result.max_score, result.status, *(points.get(step, "") for step in step_ids),
+                         "yes" if row.duplicate else "", result.score])
     write_text(path, buffer.getvalue(), encoding="utf-8-sig")
 
 

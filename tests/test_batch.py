@@ -63,7 +63,7 @@ def test_grades_csv(graded_class):
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads Chinese names right with the BOM
     rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0].keys() == {"id", "file", "score", "max_score", "status", "step1", "step2", "step3", "step4",
-                              "step5", "duplicate"}
+                              "step5", "duplicate", "grader_score"}
     got = {row["id"]: [int(row[f"step{n}"]) for n in range(1, 6)] for row in rows}
     assert got == expected
     statuses = {row["id"]: row["status"] for row in rows}

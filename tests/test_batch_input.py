@@ -574,10 +574,11 @@ def test_leftovers_of_a_killed_run_are_removed_at_the_next_start(tmp_path):
     done = grade(tmp_path / "class", "-o", out)
     assert done.returncode == 1, done.stderr
     assert sorted(str(path.relative_to(out)) for path in out.rglob("*")) == [
-        ".grade.lock", "gradebook.sqlite", "grades.csv", "index.html", "reports", "reports/broken.html",
-        "results", "results/broken.json"]
+        ".grade.lock", "gradebook.sqlite", "grades.csv", "index.html", "index.zh.html", "reports",
+        "reports/broken.html", "results", "results/broken.json"]
 
 
 def test_class_outputs_leave_no_temporary_files(tmp_path):
     write_class_outputs([ClassRow("x.ipynb", "x", False, a_result())], tmp_path, {"x.ipynb": "x"}, "en")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["grades.csv", "index.html"]
+    # The dashboard in the class's language, and beside it in the other one.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["grades.csv", "index.html", "index.zh.html"]

@@ -107,8 +107,8 @@ def test_gradebook_records_and_knows_what_is_current(tmp_path):
 def test_grades_csv_opens_in_excel(tmp_path):
     write_grades_csv([ClassRow("张三/lab.ipynb", "张三", True, result(80))], tmp_path / "grades.csv")
     raw = (tmp_path / "grades.csv").read_bytes()
-    assert raw.decode("utf-8-sig").splitlines() == ["id,file,score,max_score,status,step1,duplicate",
-                                                    "张三,张三/lab.ipynb,80,100,graded,80,yes"]
+    assert raw.decode("utf-8-sig").splitlines() == ["id,file,score,max_score,status,step1,duplicate,grader_score",
+                                                    "张三,张三/lab.ipynb,80,100,graded,80,yes,80"]
     assert raw.startswith(b"\xef\xbb\xbf")
 
 
