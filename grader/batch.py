@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import re
 import signal
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -41,14 +43,17 @@ from grader.cluster import dask_executor, killed_worker
 from grader.dashboard import write_dashboard
 from grader.grade import grade_notebook, unreadable_result
 from grader.gradebook import Entry, Gradebook, sha256
-from grader.messages import CatalogueError, escape_controls, text
+from grader.messages import CatalogueError, escape_controls, status_label, text
 from grader.notebook import (OUT_LOCK, MiB, UnreadableNotebook, parse_notebook, read_notebook_bytes,
                              referenced_files)
 from grader.report_csv import write_grades_csv
 from grader.report_html import write_html
 from grader.results import ClassRow, GradeResult
+from grader.review import FinalRow, final_rows, review_queue
 from grader.safe_write import ensure_folder, remove_stale_temporaries, write_text
 from grader.kernel import Limits, remove_leftovers, start_warming
+from grader.lms import read_class
+from grader.lms.store import record_identities
 from grader.options import BatchOptions, GradeOptions
 from grader.spec import load_spec
 from grader.submissions import Submission, find_submissions, unpacking
@@ -72,11 +77,13 @@ class Job:
 
 
 class Done(NamedTuple):
-    """One submission's outcome: its name, the SHA-256 of the bytes graded, the result."""
+    """One submission's outcome: its name, the SHA-256 of the bytes graded, the result, and what its
+    worker had to say about its machine ((key, text) pairs: the warnings of grade_notebook)."""
 
     file: str
     content_hash: str
     result: GradeResult
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 Pending = tuple[Submission, list[tuple[Path, str]]]  # a submission to grade, with its data files
@@ -97,8 +104,10 @@ class BatchSummary:
 
 def grade_job(job: Job) -> dict:
     """Grade one submission from its bytes; never raises for a bad notebook. The result travels
-    back as plain data, and becomes a GradeResult again (capped as it is made) on arrival."""
+    back as plain data, and becomes a GradeResult again (capped as it is made) on arrival; so do
+    the worker's warnings about its machine, said by the batch once per run, not by each worker."""
     started = time.monotonic()
+    warnings: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix=f"lstm-grader-{os.getpid()}-job-") as folder:
         path = Path(folder) / Path(job.file).name
         path.write_bytes(job.content)
@@ -106,14 +115,14 @@ def grade_job(job: Job) -> dict:
             (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(folder) / name).write_bytes(data)
         try:
-            result = grade_notebook(path, job.options)
+            result = grade_notebook(path, job.options, on_warning=lambda key, said: warnings.append((key, said)))
         except UnreadableNotebook as error:
             lang = job.options.shown_lang
             result = unreadable_result(job.file, error.reason(lang).replace(str(path), job.file),
                                        exercise=job.options.exercise, lang=lang)
     result.notebook = job.file
     result.seconds = round(time.monotonic() - started, 2)
-    return result.to_dict()
+    return {"result": result.to_dict(), "warnings": warnings}
 
 
 def grade_batch(paths: list[str], out: Path, options: BatchOptions = BatchOptions(),
@@ -126,10 +135,18 @@ def grade_batch(paths: list[str], out: Path, options: BatchOptions = BatchOption
         remove_leftovers()
         remove_stale_temporaries(out, out / "results", out / "reports")
         submissions = find_submissions(paths, unpack_dir=unpack_dir, id_pattern=options.id_pattern)
+        lms = read_class(submissions, options.lms, paths) if options.lms is not None else None
+        if lms is not None:  # the LMS's ids; a resubmitted file's earlier copies are not graded
+            submissions = lms.submissions
+            for file, later in lms.superseded.items():
+                console.print(text("lms.superseded", options.grading.shown_lang, file=escape_controls(file),
+                                   later=escape_controls(later)), soft_wrap=True, markup=False, highlight=False)
         spec = load_spec(options.grading.exercise)
         spec_hash = sha256(spec.path.read_bytes())
         names = output_names(submissions)
         book = Gradebook(out / "gradebook.sqlite")
+        if lms is not None:
+            record_identities(book, options.lms, submissions, lms.identities)
         summary = BatchSummary(total=len(submissions))
         template = Job("", b"", {}, options.grading)
         try:
@@ -139,16 +156,19 @@ def grade_batch(paths: list[str], out: Path, options: BatchOptions = BatchOption
             with _progress(console, len(ready) + len(todo), options.grading.shown_lang) as advance:
                 workers = options.jobs or os.cpu_count() or 1
                 for done in chain(ready, _run_pool(todo, template, workers, options.scheduler)):
-                    advance(done.file, done.result)
+                    advance(done.file, done.result, done.warnings)
                     submission = by_file[done.file]
                     book.record(Entry(done.file, submission.id, submission.duplicate, done.content_hash, spec_hash,
                                       __version__, done.result))
-                    write_student_outputs(done.result, out, names[done.file])
+                    write_student_outputs(done.result, out, names[done.file], final_rows(book, [done.file])[0])
                     if done.result.status in FAILED_STATUSES:
                         summary.failed += 1
                     else:
                         summary.graded += 1
-            write_class_outputs(book.results([s.file for s in submissions]), out, names, options.grading.lang)
+            finals = final_rows(book, [s.file for s in submissions])
+            queue = [item for item in review_queue(book) if item.file in by_file]
+            write_class_outputs([final.row for final in finals], out, names, options.grading.lang,
+                                {final.row.file: final for final in finals}, len(queue))
         finally:
             book.close()
     summary.seconds = round(time.monotonic() - started, 1)
@@ -258,11 +278,14 @@ def _bytes(jobs) -> int:
 def _first_done(futures: dict, as_completed) -> Done:
     future = next(iter(as_completed(list(futures))))
     job = futures.pop(future)
+    warnings: tuple[tuple[str, str], ...] = ()
     try:
-        result = GradeResult.from_dict(future.result())
+        done = future.result()
+        result = GradeResult.from_dict(done["result"])
+        warnings = tuple((str(key), str(said)) for key, said in done["warnings"])
     except Exception as error:  # a crash of ours, or of a worker, costs this submission only
         result = _error_result(job, error)
-    return Done(job.file, sha256(job.content), result)
+    return Done(job.file, sha256(job.content), result, warnings)
 
 
 @contextmanager
@@ -301,6 +324,7 @@ class _progress:
 
     def __init__(self, console: Console, total: int, lang: str) -> None:
         self.console, self.total, self.lang, self.done = console, total, lang, 0
+        self.said: set[str] = set()
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) \
             if console.is_terminal else None
@@ -316,7 +340,9 @@ class _progress:
         if self.bar:
             self.bar.stop()
 
-    def advance(self, file: str, result: GradeResult) -> None:
+    def advance(self, file: str, result: GradeResult, warnings: tuple[tuple[str, str], ...] = ()) -> None:
+        for key, said in warnings:
+            self.say_once(key, said)
         self.done += 1
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
         if self.bar:
@@ -325,8 +351,19 @@ class _progress:
             self.console.print(text("batch.line", self.lang, done=self.done, total=self.total,
                                     file=escape_controls(file),
                                     score=result.score, max_score=result.max_score,
-                                    status=result.status, seconds=result.seconds),
+                                    status=status_label(result.status, self.lang), seconds=result.seconds),
                                soft_wrap=True, markup=False, highlight=False)
+
+    def say_once(self, key: str, said: str) -> None:
+        """A worker's warning about its machine, once per run whichever workers said it: on its
+        own line above the bar, or on stderr where there is none."""
+        if key in self.said:
+            return
+        self.said.add(key)
+        if self.bar:
+            self.bar.console.print(escape_controls(said), soft_wrap=True, markup=False, highlight=False)
+        else:
+            print(escape_controls(said), file=sys.stderr)
 
 
 def output_names(submissions: list[Submission]) -> dict[str, str]:
@@ -349,12 +386,19 @@ def _slug(value: str) -> str:
     return slug[:100]
 
 
-def write_student_outputs(result: GradeResult, out: Path, name: str) -> None:
-    write_text(ensure_folder(out / "results") / f"{name}.json", result.to_json() + "\n")
-    write_html(result, ensure_folder(out / "reports") / f"{name}.html")
+def write_student_outputs(result: GradeResult, out: Path, name: str, review: FinalRow | None = None) -> None:
+    """The report and the JSON; an instructor's overrides and comments, if any, beside the grader's result."""
+    review = review if review is not None and review.reviewed_by_instructor else None
+    data = result.to_dict() if review is None else {**result.to_dict(), "review": review.to_dict()}
+    write_text(ensure_folder(out / "results") / f"{name}.json", json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    write_html(result, ensure_folder(out / "reports") / f"{name}.html", review=review)
 
 
-def write_class_outputs(rows: list[ClassRow], out: Path, names: dict[str, str], lang: str) -> None:
-    write_grades_csv(rows, out / "grades.csv")
-    write_dashboard(rows, out / "index.html", names, lang)
+def write_class_outputs(rows: list[ClassRow], out: Path, names: dict[str, str], lang: str,
+                        finals: dict[str, FinalRow] | None = None, queue_count: int | None = None) -> None:
+    """grades.csv and the dashboard; with `finals` (by file), the final scores, a person's overrides
+    applied, and the number of open review items."""
+    write_grades_csv(rows, out / "grades.csv", finals)
+    final = {file: row.final_score for file, row in finals.items()} if finals is not None else None
+    write_dashboard(rows, out / "index.html", names, lang, final=final, queue_count=queue_count)
 

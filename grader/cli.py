@@ -9,23 +9,29 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from grader import __version__
 from grader.batch import OutputBusy, grade_batch
 from grader.cluster import ClusterUnreachable, DaskMissing
-from grader.grade import grade_notebook, unreadable_result
+from grader.grade import OnProgress, grade_notebook, unreadable_result
 from grader.gradescope import RESULTS_PATH, SUBMISSION_DIR, run_gradescope
 from grader.messages import escape_controls, text
 from grader.new_exercise import new_exercise
-from grader.notebook import UnreadableNotebook
+from grader.notebook import UnreadableNotebook, recorded_exercise
 from grader.report_html import default_report_path, write_html
 from grader.report_terminal import print_result
 from grader.results import GradeResult
+from grader.review_cli import COMMANDS as REVIEW_COMMANDS, review_main
+from grader.lms import LMS_CHOICES, LmsError
+from grader.lms.commands import COMMANDS as LMS_COMMANDS, lms_main
 from grader.safe_write import write_text
 from grader.kernel import JailUnavailable, Limits, MiB, check_jail_tools
 from grader.keras_runtime import KERAS_CHOICES
@@ -38,9 +44,28 @@ EXIT_FULL_MARKS = 0
 EXIT_NOT_FULL = 1
 EXIT_CANNOT_GRADE = 2
 
+# Every `grade SUBCOMMAND`, with its one line in `grade --help`: add yours here (tests/test_cli.py
+# checks that each subcommand main() dispatches is listed).
+SUBCOMMANDS = {
+    "new-exercise": "write a first exercise (spec.toml, student notebook) from a solution notebook",
+    "check-spec": "check exercise specs: ok, or one line naming the file and the key",
+    "queue": "what in a graded class waits for the instructor's review",
+    "override": "set a student's points for a step, or --clear them",
+    "comment": "add a comment the student sees in the report",
+    "reviewed": "mark a student's open items reviewed",
+    "export": "fill the LMS's grade file with the class's final grades, for its import",
+    "release": "write each student's final report (overrides and comments in it)",
+    "review": "the review web page of a graded class, on 127.0.0.1: queue, overrides, comments",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grade", description="Grade Keras network exercises, step by step.")
+    width = max(map(len, SUBCOMMANDS))
+    parser = argparse.ArgumentParser(
+        prog="grade", description="Grade Keras network exercises, step by step.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="subcommands (grade SUBCOMMAND --help for more):\n" + "\n".join(
+            f"  grade {name:<{width}}  {line}" for name, line in SUBCOMMANDS.items()))
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="a student's .ipynb file; or, with -o, notebooks, folders and .zip archives")
     batch = parser.add_argument_group("a whole class")
@@ -48,13 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade every submission in PATH... into OUT (gradebook, reports, CSV, dashboard)")
     batch.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: number of CPUs)")
     batch.add_argument("--force", action="store_true", help="regrade submissions the gradebook already has")
-    batch.add_argument("--scheduler", metavar="ADDRESS",
+    batch.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
                        help="grade on a Dask cluster: tls://HOST:PORT (credentials from Dask's configuration) or "
                             "tcp://HOST:PORT, or local:N for a local cluster of N workers only this run can use")
     batch.add_argument("--cold", action="store_true",
                        help="start every kernel afresh instead of forking warm ones (slower, same results)")
     batch.add_argument("--id-pattern", metavar="REGEX",
                        help="student id: a regular expression on the submission's path; group 'id' is the id")
+    batch.add_argument("--lms", choices=LMS_CHOICES,
+                       help="read the class as this LMS downloads it: its student ids, names and late marks")
     gradescope = parser.add_argument_group("Gradescope")
     gradescope.add_argument("--gradescope", action="store_true",
                             help="grade Gradescope's autograder submission and write its results.json")
@@ -92,10 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--report", metavar="PATH",
                         help="where to write the HTML report (default: NOTEBOOK's name + .report.html, beside it)")
     report.add_argument("--no-report", action="store_true", help="do not write the HTML report")
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE,
-                        help="exercise id under exercises/, or a path to its spec.toml")
+    parser.add_argument("--exercise", help="exercise id under exercises/, or a path to its spec.toml (default: for one "
+                                           f"notebook the one its metadata names, else {DEFAULT_EXERCISE})")
     parser.add_argument("--version", action="version", version=f"lstm-grader {__version__}")
     return parser
+
+
+def scheduler_address(value: str) -> str:
+    """`--scheduler`: local:N (N a whole number above 0), or a tcp:// or tls:// address."""
+    if value.startswith("local:"):
+        count = value.split(":", 1)[1]
+        if not (count.isdigit() and int(count) > 0):
+            raise argparse.ArgumentTypeError(f"{value!r}: local:N needs a whole number of workers above 0, e.g. local:4")
+    elif not value.startswith(("tcp://", "tls://")):
+        raise argparse.ArgumentTypeError(f"{value!r}: tls://HOST:PORT, tcp://HOST:PORT or local:N")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         return check_spec_main(argv[1:])
     if argv[:1] == ["new-exercise"]:
         return new_exercise_main(argv[1:])
+    if argv[:1] == ["review"]:
+        from grader.review_web import review_web_main  # Starlette and uvicorn only when serving
+        return review_web_main(argv[1:])
+    if argv[:1] and argv[0] in REVIEW_COMMANDS:
+        return review_main(argv[0], argv[1:])
+    if argv[:1] and argv[0] in LMS_COMMANDS:
+        return lms_main(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     lang = shown_language(args.lang)  # until a notebook is read
@@ -113,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text("cli.no_jail", lang, reason=error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     try:
+        args.exercise = chosen_exercise(args)
         load_spec(args.exercise)  # a bad spec grades nothing: one line, before any notebook runs
     except SpecError as error:
         print(escape_controls(error), file=sys.stderr)
@@ -129,11 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     return grade_class(args, lang) if args.out is not None else grade_one(args, lang)
 
 
+def chosen_exercise(args: argparse.Namespace) -> str | Path:
+    """--exercise; else, for one notebook, the installed exercise its metadata names; else the default.
+    A class is graded against the exercise its instructor names, never one a notebook chose."""
+    if args.exercise is not None:
+        return args.exercise
+    one = len(args.paths) == 1 and args.out is None and not args.gradescope
+    return (recorded_exercise(args.paths[0]) if one else None) or DEFAULT_EXERCISE
+
+
 def grade_class(args: argparse.Namespace, lang: str) -> int:
     console = Console()
     try:
         options = BatchOptions(grading=grade_options(args, warm=not args.cold), jobs=args.jobs, force=args.force,
-                               id_pattern=args.id_pattern, scheduler=args.scheduler)
+                               id_pattern=args.id_pattern, scheduler=args.scheduler, lms=args.lms)
         summary = grade_batch(args.paths, args.out, options, console=console)
     except OutputBusy:
         print(text("batch.busy", lang, out=escape_controls(args.out)), file=sys.stderr)
@@ -144,7 +199,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     except ClusterUnreachable as error:
         print(text("cli.no_cluster", lang, error=error), file=sys.stderr)
         return EXIT_CANNOT_GRADE
-    except SubmissionError as error:
+    except (SubmissionError, LmsError) as error:
         print(text("cli.cannot_grade", lang, reason=escape_controls(error.reason(lang))), file=sys.stderr)
         return EXIT_CANNOT_GRADE
     except re.error as error:
@@ -170,7 +225,8 @@ def grade_one(args: argparse.Namespace, lang: str) -> int:
     to_stdout = args.json == "-"
     console = Console(stderr=to_stdout)
     try:
-        result = grade_notebook(notebook, grade_options(args))
+        with live_progress(console) as progress:
+            result = grade_notebook(notebook, grade_options(args), progress)
     except UnreadableNotebook as error:
         print(text("cli.cannot_grade", lang, reason=escape_controls(error.reason(lang))), file=sys.stderr)
         _write_json(unreadable_result(notebook, error.reason(lang), exercise=args.exercise, lang=lang),
@@ -190,6 +246,19 @@ def grade_one(args: argparse.Namespace, lang: str) -> int:
             return EXIT_CANNOT_GRADE
         console.print(Text(text("report.report_written", result.lang, path=escape_controls(path))), soft_wrap=True)
     return EXIT_FULL_MARKS if result.full_marks else EXIT_NOT_FULL
+
+
+@contextmanager
+def live_progress(console: Console) -> Iterator[OnProgress | None]:
+    """What the grading is doing, as one live line on a terminal, gone when it ends; nothing elsewhere."""
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TextColumn("{task.fields[count]}"),
+                  BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None, count="")
+        yield lambda doing, done, total: bar.update(task, description=doing, completed=done,
+                                                    total=total or None, count=f"{done}/{total}" if total else "")
 
 
 def _internal_error(error: Exception, lang: str) -> int:
@@ -252,10 +321,15 @@ def new_exercise_main(argv: list[str]) -> int:
         return EXIT_CANNOT_GRADE
     try:
         check_jail_tools()
-        folder = new_exercise(args.solution, args.id, args.to)
+        generated = new_exercise(args.solution, args.id, args.to)
     except (JailUnavailable, UnreadableNotebook, SpecError, ValueError, OSError) as error:
         shown = error.reason("en") if isinstance(error, UnreadableNotebook) else str(error)
         print(escape_controls(shown), file=sys.stderr)
         return EXIT_CANNOT_GRADE
+    folder = generated.folder
     print(f"{folder}: spec.toml and {args.id}.ipynb written; edit them, then `grade check-spec {folder / 'spec.toml'}`")
+    if generated.placeholders:
+        shown = ", ".join(generated.placeholders[:3]) + (", …" if len(generated.placeholders) > 3 else "")
+        print(f"{folder / 'spec.toml'}: {len(generated.placeholders)} texts the notebook does not give are "
+              f"placeholders starting with TODO, for you to write ({shown})", file=sys.stderr)
     return 0
