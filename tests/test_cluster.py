@@ -285,3 +285,13 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("grade: no Dask scheduler answered at tcp://127.0.0.1:9")
     assert done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("address", ["local:abc", "local:0", "local:", "http://host:8786", "host:8786"])
+def test_a_scheduler_address_of_no_known_shape_is_one_line_and_exit_2(tmp_path, address):
+    make_small_class(tmp_path / "class", 1)
+    done = grade(str(tmp_path / "class"), "-o", str(tmp_path / "out"), "--scheduler", address)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].startswith("grade: error: argument --scheduler: ")
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert not (tmp_path / "out").exists()
