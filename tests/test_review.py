@@ -6,9 +6,11 @@ import csv
 import json
 import multiprocessing
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -311,6 +313,49 @@ def test_two_reviewers_at_once_lose_nothing(copy):
     assert [o.old_points for o in history] == [20, *(o.points for o in history[:-1])]
     final = next(final for final in final_rows(book_of(out)) if final.row.student == "alice")
     assert final.step_points["step3"] == history[-1].points
+
+
+def test_a_change_killed_at_any_moment_loses_nothing_already_kept(copy):
+    """`grade override` and `grade comment` killed with SIGKILL at moments spread over their run
+    (in the transaction, while the outputs are written): the gradebook stays whole, every change
+    that finished is kept, a killed one is all there or not at all, and the next change writes
+    whole outputs again."""
+    _, out = copy
+    done_before = len(override_history(book_of(out), "alice"))
+    started = time.monotonic()
+    finished = grade_in_process(out, "override", "alice", "step3", "7", "--reason", "timed")
+    full_run = time.monotonic() - started
+    assert finished.returncode == 0, finished.stderr
+    kept = [o.reason for o in override_history(book_of(out), "alice")]
+    for number in range(8):
+        command = [sys.executable, "-m", "grader", "override", str(out), "alice", "step3", str(number),
+                   "--reason", f"killed {number}"] if number % 2 else \
+            [sys.executable, "-m", "grader", "comment", str(out), "alice", f"killed {number}"]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full_run * number / 8)  # from at once to near its end
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        with sqlite3.connect(out / "gradebook.sqlite") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        history = [o.reason for o in override_history(book_of(out), "alice")]
+        assert history[:len(kept)] == kept  # nothing kept before is lost
+        assert set(history[len(kept):]) <= {f"killed {number}"}
+        kept = history
+    assert len(kept) >= done_before + 1
+    assert grade_in_process(out, "comment", "alice", "after the kills").returncode == 0
+    rows = csv_rows(out)
+    assert set(rows) == {final.row.file for final in final_rows(book_of(out))}  # the CSV reads back whole
+    assert int(rows["alice/lab.ipynb"]["step3"]) == final_points(out, "alice", "step3")
+
+
+def grade_in_process(out: Path, *argv: str) -> subprocess.CompletedProcess:
+    command, *rest = argv
+    return subprocess.run([sys.executable, "-m", "grader", command, str(out), *rest], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+def final_points(out: Path, student: str, step: str) -> int:
+    return next(final for final in final_rows(book_of(out)) if final.row.student == student).step_points[step]
 
 
 # --- bad input: one line, exit 2, nothing written ------------------------------------------------
