@@ -33,7 +33,7 @@ from queue import Empty, SimpleQueue
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from grader.checks import compare_network
-from grader.errors import ran_nothing
+from grader.errors import has_placeholder, ran_nothing
 from grader.layer_kinds import probed_attributes
 from grader.messages import detect_language, text
 from grader.results import GradeResult, StepResult
@@ -164,12 +164,21 @@ class GradeMagics(Magics):
         printed = [{"output_type": "stream", "name": "stdout", "text": spec.policy.summary_mark}]
         runs = [CellRun(-1, "", snapshot=snapshot, outputs=printed if snapshot.summary_calls else [])]
         steps = _judge_live(spec, runs, lang)
+        if snapshot.model is None and self._ran_a_placeholder(spec):
+            steps = [_not_run(step, lang) for step in steps]
         layers = snapshot.layers
         network = compare_network(spec, layers, snapshot.model.input_dim if snapshot.model else None,
                                   {step.id: step.passed for step in steps})
         return GradeResult(notebook="", exercise=spec.id, exercise_title=spec.title[lang],
                            score=sum(step.score for step in steps), max_score=spec.max_score, keras=None,
                            status="graded", steps=steps, lang=lang, network=network)
+
+    def _ran_a_placeholder(self, spec: ExerciseSpec) -> bool:
+        """Did one of this kernel's last cells still hold the placeholder (`<None>`)? Such a cell is
+        a SyntaxError: none of its lines ran, `model = Sequential()` beside it included."""
+        history = getattr(self.shell, "history_manager", None)
+        cells = list(getattr(history, "input_hist_raw", []))[-HISTORY_CELLS:]
+        return any(has_placeholder(cell[:CELL_CHARS], spec.policy.placeholder) for cell in cells)
 
     def _grade_notebook(self, path: str, spec: ExerciseSpec, lang: str, shown: _Shown) -> GradeResult | None:
         found = path or self._notebook_path()
@@ -232,6 +241,15 @@ def _run_without_loop(coroutine):
     except StopIteration as done:
         return done.value
     raise RuntimeError("live judging awaited something")
+
+
+def _not_run(step: StepResult, lang: str) -> StepResult:
+    """A step failed for want of a model while a cell of the kernel held the placeholder: that is
+    the cause to say, once (the missing model only restates it, and its advice would not fit)."""
+    if step.passed or not any(check.name == "model" and not check.passed for check in step.checks):
+        return step
+    placeholder = text("note.placeholder", lang)
+    return replace(step, reason=placeholder, notes=[placeholder, *step.notes])
 
 
 def _as_live(step: StepResult, whole: str) -> StepResult:
@@ -322,6 +340,8 @@ def _network_html(result: GradeResult, lang: str) -> str:
             f"<th>{html.escape(text('report.expected', lang))}</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+HISTORY_CELLS = 200  # the kernel's last cells looked at for a placeholder, each up to CELL_CHARS
+CELL_CHARS = 100_000
 FOLLOW_SECONDS = 0.2  # how often `%grade --notebook` looks at what its grading is doing
 
 

@@ -25,6 +25,7 @@ from nbformat.v4 import new_code_cell
 from grader.grade import grade_notebook
 from grader.kernel.sandbox import Limits
 from grader.kernel.warm import start_seconds
+from grader.messages import text
 from grader.options import GradeOptions
 from tests.browser import chromium
 from tests.class_corpus import KINDS, NO_SEQUENCES
@@ -286,3 +287,17 @@ def test_grade_notebook_shows_what_it_does_in_one_display_that_becomes_the_verdi
     assert counts == sorted(counts) and len(counts) == doing.count("Running the cells")
     assert all("<progress" in message["content"]["data"]["text/html"] for message in sent[:-1])
     assert texts[-1].splitlines()[0] == "Self-check (the saved notebook, graded as grade does): 100/100"
+
+
+def test_on_the_untouched_template_the_cause_is_the_placeholder_said_once():
+    """The template's cells run as they are: the first answer cell holds `model=Sequential()` and
+    `<None>`, so it is a SyntaxError and no model exists. `%grade` says why, once, and gives no
+    advice to write `model = Sequential()`, which the cell already holds."""
+    nb = nbformat.read("exercises/lstm_network/lstm_network.zh.ipynb", 4)
+    nb.cells.append(new_code_cell("%grade"))
+    plain, page = checks(execute(nb))[0]
+    lines = plain.splitlines()
+    first = lines[lines.index(next(line for line in lines if line.startswith("✗ 1. "))) + 1].strip()
+    assert first == text("note.placeholder", "zh")
+    assert "model = Sequential()" not in plain and "model = Sequential()" not in page
+    assert text("check.no_model", "zh", name="model") not in plain
