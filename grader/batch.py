@@ -53,7 +53,7 @@ from grader.review import FinalRow, final_rows, review_queue
 from grader.safe_write import ensure_folder, remove_stale_temporaries, write_text
 from grader.kernel import Limits, remove_leftovers, start_warming
 from grader.lms import read_class
-from grader.lms.store import record_identities
+from grader.lms.store import LmsEntry, read_identities, record_identities
 from grader.options import BatchOptions, GradeOptions
 from grader.spec import load_spec
 from grader.submissions import Submission, find_submissions, unpacking
@@ -168,7 +168,7 @@ def grade_batch(paths: list[str], out: Path, options: BatchOptions = BatchOption
             finals = final_rows(book, [s.file for s in submissions])
             queue = [item for item in review_queue(book) if item.file in by_file]
             write_class_outputs([final.row for final in finals], out, names, options.grading.lang,
-                                {final.row.file: final for final in finals}, len(queue))
+                                {final.row.file: final for final in finals}, len(queue), read_identities(book))
         finally:
             book.close()
     summary.seconds = round(time.monotonic() - started, 1)
@@ -395,10 +395,11 @@ def write_student_outputs(result: GradeResult, out: Path, name: str, review: Fin
 
 
 def write_class_outputs(rows: list[ClassRow], out: Path, names: dict[str, str], lang: str,
-                        finals: dict[str, FinalRow] | None = None, queue_count: int | None = None) -> None:
+                        finals: dict[str, FinalRow] | None = None, queue_count: int | None = None,
+                        identities: dict[str, LmsEntry] | None = None) -> None:
     """grades.csv and the dashboard; with `finals` (by file), the final scores, a person's overrides
-    applied, and the number of open review items."""
-    write_grades_csv(rows, out / "grades.csv", finals)
+    applied, and the number of open review items; with `identities` (by file), what the LMS said."""
+    write_grades_csv(rows, out / "grades.csv", finals, identities)
     final = {file: row.final_score for file, row in finals.items()} if finals is not None else None
     write_dashboard(rows, out / "index.html", names, lang, final=final, queue_count=queue_count)
 

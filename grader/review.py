@@ -489,6 +489,7 @@ def refresh_outputs(book: Gradebook, out: Path, student: str) -> None:
 def _refresh_outputs(book: Gradebook, out: Path, student: str) -> None:
     # Imported here: grader.batch imports this module to write the outputs of a class run.
     from grader.batch import output_names, write_class_outputs, write_student_outputs
+    from grader.lms.store import read_identities
     from grader.options import AUTO
     from grader.submissions import Submission
 
@@ -499,4 +500,4 @@ def _refresh_outputs(book: Gradebook, out: Path, student: str) -> None:
         if final.row.student in owners:  # a comment shows in each of the student's reports
             write_student_outputs(final.row.result, out, names[final.row.file], final)
     write_class_outputs([final.row for final in finals], out, names, AUTO,
-                        {final.row.file: final for final in finals}, len(review_queue(book)))
+                        {final.row.file: final for final in finals}, len(review_queue(book)), read_identities(book))

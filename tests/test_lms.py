@@ -24,6 +24,7 @@ from grader.grade import unreadable_result
 from grader.lms import LMS_FORMATS, Grade, LmsError, read_class
 from grader.lms.back import FEEDBACK_CHARS, feedback_text
 from grader.lms.store import read_identities, record_identities
+from grader.report_csv import write_grades_csv
 from grader.results import ClassRow, GradeResult, StepResult
 from grader.review import Comment, FinalRow, Override
 from grader.submissions import find_submissions
@@ -300,6 +301,10 @@ def test_a_moodle_class_from_download_to_upload(tmp_path):
         ("100001", "Zhang San", 0), ("100002", "李四", 0), ("100003", "王五", 0)]
     assert book.execute("SELECT student FROM submissions ORDER BY student").fetchall() == [
         ("100001",), ("100002",), ("100003",)]
+    class_csv = csv_rows(out / "grades.csv")
+    assert class_csv[0][-3:] == ["grader_score", "name", "late"]
+    assert sorted((row[0], row[-2], row[-1]) for row in class_csv[1:]) == [
+        ("100001", "Zhang San", ""), ("100002", "李四", ""), ("100003", "王五", "")]
 
     stopped = grade("export", out, "--lms", "moodle", "--into", worksheet, "-o", upload)
     assert stopped.returncode == 2 and "items of the review queue are open" in stopped.stderr
@@ -352,6 +357,18 @@ def canvas_class(tmp_path: Path) -> Path:
     record_identities(book, "canvas", read.submissions, read.identities)
     book.close()
     return out
+
+
+def test_grades_csv_names_each_student_and_marks_late_submissions(tmp_path):
+    out = canvas_class(tmp_path)
+    book = Gradebook(out / "gradebook.sqlite")
+    write_grades_csv(book.results(), out / "grades.csv", None, read_identities(book))
+    rows = csv_rows(out / "grades.csv")
+    assert rows[0][-3:] == ["grader_score", "name", "late"]
+    assert sorted((row[0], row[-2], row[-1]) for row in rows[1:]) == [
+        ("23456", "zhangsan", ""), ("23457", "李四", "yes"), ("23458", "wangwu", ""), ("23460", "zhaoliu", "")]
+    write_grades_csv(book.results(), out / "plain.csv")  # a class not read with --lms: no such columns
+    assert csv_rows(out / "plain.csv")[0][-1] == "grader_score"
 
 
 def test_export_to_canvas_and_what_export_and_release_refuse(tmp_path):
