@@ -131,12 +131,12 @@ WARM_OFF = ("grade: warm kernels are unavailable: the warm parent was killed by 
 
 
 def a_class(folder: Path) -> list[str]:
-    """Four correct notebooks, two in Chinese (the course's headings) and two in English, graded by
-    two workers whose warm kernels fail (KILLED_AT_START): `grade`'s arguments."""
+    """Two correct notebooks, one in Chinese (the course's headings) and one in English, graded by
+    two workers whose warm kernels fail (KILLED_AT_START), each worker's its own: `grade`'s arguments."""
     (folder / "forced").mkdir()
     (folder / "forced" / "sitecustomize.py").write_text(KILLED_AT_START)
     (folder / "class").mkdir()
-    for number in range(4):
+    for number in range(2):
         write_notebook(folder / "class", KERAS3, name=f"s{number}.ipynb", headings=number % 2 == 0)
     return [str(folder / "class"), "-o", str(folder / "out"), "-j", "2", "--timeout", "60", "--run-timeout", "180"]
 
@@ -151,7 +151,7 @@ def test_a_batch_whose_warm_kernels_fail_says_why_once_in_the_runs_language(tmp_
     warned = [line for line in run.stderr.splitlines() if "warm" in line or "预热" in line]
     assert warned == [WARM_OFF]
     scores = [re.search(r": (\d+/\d+) ", line)[1] for line in run.stdout.splitlines() if line.startswith("[")]
-    assert scores == ["100/100"] * 4
+    assert scores == ["100/100"] * 2
 
 
 def test_on_a_terminal_the_batch_says_it_on_its_own_line_above_its_bar(tmp_path):
