@@ -36,13 +36,14 @@ KINDS = ("tampered", "needs_review", "error", "unreadable", "limit", "duplicate"
 STATUS_KINDS = {"tampered": "tampered", "needs_review": "needs_review", "error": "error", "unreadable": "unreadable"}
 LIMIT_STATUSES = tuple(status for status in STATUSES if status not in ("graded", *STATUS_KINDS))
 # Notes (keys of [note] in messages.toml) that send a notebook to the queue, by kind. Lenient
-# policies are those that gave points a strict reading would not: Keras 2 fallback (note.keras2,
-# keras2_only, keras2_float), Q12 other backend (backend), Q8 RNN(cell) as its layer (rnn_cell), Q1/Q9 extra
+# policies are those that gave points a strict reading would not: code only Keras 2 runs (TF1 style,
+# keras2_only; a size written as a float, keras2_float; not the course's own Keras 2 keywords,
+# note.keras2, which is the course's answer), Q12 other backend (backend), Q8 RNN(cell) as its layer (rnn_cell), Q1/Q9 extra
 # layers passed through (passed_through), Q2/Q3 another model found (found_model, found_summary),
 # and the final model judged as a whole (whole_model). A replay that could not confirm the verdicts
 # (replay_missed, replay_unavailable) is needs_review whatever the status; a module the grading
 # machine lacks (machine_gap) is the machine's limit.
-LENIENT_NOTES = ("keras2", "keras2_only", "keras2_float", "backend", "rnn_cell", "passed_through", "found_model",
+LENIENT_NOTES = ("keras2_only", "keras2_float", "backend", "rnn_cell", "passed_through", "found_model",
                  "found_summary", "whole_model")
 NOTE_KINDS = {**dict.fromkeys(LENIENT_NOTES, "lenient_policy"), "needs_review": "needs_review",
               "replay_missed": "needs_review", "replay_unavailable": "needs_review", "machine_gap": "limit"}
