@@ -124,7 +124,8 @@ def judge_layers(specs: Sequence[LayerSpec], layers: Sequence[LayerState], start
         checks.extend(layer_checks)
     if len(added) > len(specs):
         checks.append(CheckResult("layer_count", len(specs), len(added), False,
-                                  text("check.extra_layers", lang, expected=len(specs), actual=len(added)),
+                                  text("check.extra_layers", lang, expected=len(specs), actual=len(added),
+                                       extra=", ".join(layer_code(layer) for layer in added[len(specs):])),
                                   text("explain.layer_count", lang, expected=len(specs))))
     return checks
 

@@ -938,7 +938,7 @@ f.model.summary()"""), (True, True, False, False, True), {3: "LSTM(200", 4: "Den
         fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True, input_shape=(None, 1)))",
         "model.add(LSTM(100, return_sequences=True))\nmodel.add(LSTM(200, return_sequences=True))",
         "model.add(LSTM(300))", "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
-        (True, False, True, True, True), {2: "2"}),
+        (True, False, True, True, True), {2: "LSTM(200"}),
     # A size written as a float (Dense(hidden / 3) = 100.0): Keras 3 refuses it, the course's Keras 2
     # takes it: graded under Keras 2, with a note that says so.
     Case("fresh_en_float_size_keras3_style", "float size", "en", partial(

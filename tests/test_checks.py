@@ -80,8 +80,11 @@ def test_missing_and_extra_layers():
     layers = reference_layers()
     missing = failed(judge_layers(STEP4.layers, layers[:4], 3, 1, "en"))
     assert missing == {"layer": ("Dense(10)", "missing")}
-    extra = failed(judge_layers(STEP4.layers, [*layers, layer("Dense", 10, 10)], 3, 1, "en"))
-    assert extra == {"layer_count": (2, 3)}
+    checks = judge_layers(STEP4.layers, [*layers, layer("Dense", 10, 10)], 3, 1, "en")
+    assert failed(checks) == {"layer_count": (2, 3)}
+    # The sentence names the layer beyond the asked ones.
+    assert next(check.message for check in checks if not check.passed) == \
+        "this step should add 2 layer(s), it added 3 (more than asked: Dense(10))"
 
 
 def test_wrong_type_is_reported_with_the_keras_class():
