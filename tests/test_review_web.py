@@ -34,14 +34,15 @@ from grader.spec import load_spec
 from tests.browser import chromium
 from tests.class_corpus import INJECTED_ID, NO_SEQUENCES
 from tests.layers import layer
-from tests.notebooks import KERAS2, KERAS3, write_notebook
+from tests.notebooks import KERAS3, write_notebook
+from tests.notebooks import replace as replace_step
 from tests.waiting import grading_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec("lstm_network")
 PORT = 8765  # the TestClient's server needs no socket; any port names its origin and cookie
 SCRIPT = "<script>document.title='pwned'</script>"
-KERAS2_NOTE = text("note.keras2_only", "en")  # code only Keras 2 runs: a lenient policy, for review
+LENIENT_NOTE = text("note.keras2_only", "en")  # code only Keras 2 runs: a lenient policy, for review
 STOP_BOUND = 120.0  # seconds a stopped server may take to end: a hang guard, not a measure
 
 
@@ -64,7 +65,7 @@ def result(units: int = 50, status: str = "graded", notes: tuple[str, ...] = (),
 CLASS = {  # student -> result; each student's notebook is STUDENT/lab.ipynb
     "alice": result(),
     "bob": result(64, code=f"model.add(LSTM(64))  # {SCRIPT}"),
-    "carol": result(notes=(KERAS2_NOTE,)),
+    "carol": result(notes=(LENIENT_NOTE,)),
     "dave": result(32),
     INJECTED_ID: result(status="tampered"),
 }
@@ -436,12 +437,16 @@ FAST = ["-j", "2", "--timeout", "30", "--lang", "en"]
 BOB = [KERAS3[0].replace(", return_sequences=True", "") + f"\n# {SCRIPT}", *NO_SEQUENCES[1:]]
 
 
+WITH_DROPOUT = replace_step(KERAS3, 2, KERAS3[1] + "\nmodel.add(Dropout(0.2))")
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> Path:
     """OUT of a real run: alice right, bob's first layer without return_sequences (and a script in
-    a comment), a student whose id is markup answering in Keras 2 (a lenient policy: the queue)."""
+    a comment), a student whose id is markup with a Dropout between the LSTM layers (a lenient
+    policy, Q1: the queue)."""
     root = tmp_path_factory.mktemp("review-web")
-    for student, sources in {"alice": KERAS3, "bob": BOB, INJECTED_ID: KERAS2}.items():
+    for student, sources in {"alice": KERAS3, "bob": BOB, INJECTED_ID: WITH_DROPOUT}.items():
         (root / "class" / student).mkdir(parents=True)
         write_notebook(root / "class" / student, sources, name="lab.ipynb")
     args = [str(root / "class"), "-o", str(root / "out"), *FAST]
