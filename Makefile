@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml
 # Grades the shipped notebooks: both solutions must score full marks (exit 0) and the
 # untouched student notebook must score 0 without crashing (exit 1); a solution of each other
 # exercise (full marks); every spec is valid; then the LSTM notebooks as a class, into
-# build/demo-class (open build/demo-class/index.html).
+# build/demo-class (open build/demo-class/index.html), and what in it waits for a review (then
+# `grade review build/demo-class` opens the review page).
 demo: install
 	$(VENV)/bin/grade solutions/lstm_network/reference_keras2.ipynb
 	$(VENV)/bin/grade solutions/lstm_network/idiomatic_keras3.ipynb
@@ -35,6 +36,7 @@ demo: install
 	$(VENV)/bin/grade solutions/cnn_image/idiomatic_keras3.ipynb --exercise cnn_image
 	$(VENV)/bin/grade check-spec lstm_network gru_text cnn_image
 	$(VENV)/bin/grade solutions/lstm_network/*.ipynb exercises/lstm_network/*.ipynb -o build/demo-class
+	$(VENV)/bin/grade queue build/demo-class
 
 # Two workers, a test module to each at a time (module fixtures grade their corpus once): about
 # 10 minutes on 2 cores instead of 17, most tests waiting on kernels.

@@ -33,8 +33,11 @@ def review_main(command: str, argv: list[str]) -> int:
         return _bad(command, error)
     try:
         if command == "queue":
-            for item in review_queue(book):
+            queue = review_queue(book)
+            for item in queue:
                 print("\t".join(escape_controls(part) for part in (item.student, item.kind, item.file, item.why)))
+            if not queue:  # said to the person, not to a script reading the rows
+                print(f"grade queue: nothing in {escape_controls(str(args.out))} waits for a review", file=sys.stderr)
             return EXIT_OK
         said = _change(command, args, book)
         try:

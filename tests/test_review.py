@@ -125,6 +125,9 @@ def test_the_queue_of_a_real_class(copy, capsys):
     mark_reviewed(book, "dave/a.ipynb", "ta")  # one notebook of the two
     mark_reviewed(book, "empty", "ta", kind="unreadable")
     assert [(item.student, item.file) for item in review_queue(book)] == [("dave", "dave/b.ipynb")]
+    mark_reviewed(book, "dave/b.ipynb", "ta")
+    code, shown, err = run_cli(capsys, "queue", str(out))  # an empty queue: no row, a line for the person
+    assert (code, shown, err) == (0, "", f"grade queue: nothing in {out} waits for a review\n")
 
 
 # --- overrides through the command line, kept by a regrade -----------------------------------------
