@@ -401,5 +401,12 @@ def write_class_outputs(rows: list[ClassRow], out: Path, names: dict[str, str], 
     applied, and the number of open review items; with `identities` (by file), what the LMS said."""
     write_grades_csv(rows, out / "grades.csv", finals, identities)
     final = {file: row.final_score for file, row in finals.items()} if finals is not None else None
-    write_dashboard(rows, out / "index.html", names, lang, final=final, queue_count=queue_count)
+    write_dashboard(_named(rows, identities or {}), out / "index.html", names, lang, final=final,
+                    queue_count=queue_count)
+
+
+def _named(rows: list[ClassRow], identities: dict[str, LmsEntry]) -> list[ClassRow]:
+    """The rows as the dashboard shows them: a student the LMS named is "Name (id)"."""
+    return [replace(row, student=f"{entry.identity.name} ({row.student})")
+            if (entry := identities.get(row.file)) and entry.identity.name else row for row in rows]
 

@@ -305,6 +305,8 @@ def test_a_moodle_class_from_download_to_upload(tmp_path):
     assert class_csv[0][-3:] == ["grader_score", "name", "late"]
     assert sorted((row[0], row[-2], row[-1]) for row in class_csv[1:]) == [
         ("100001", "Zhang San", ""), ("100002", "李四", ""), ("100003", "王五", "")]
+    dashboard = (out / "index.html").read_text(encoding="utf-8")  # a person knows a student by name
+    assert all(shown in dashboard for shown in ("Zhang San (100001)", "李四 (100002)", "王五 (100003)"))
 
     stopped = grade("export", out, "--lms", "moodle", "--into", worksheet, "-o", upload)
     assert stopped.returncode == 2 and "items of the review queue are open" in stopped.stderr
