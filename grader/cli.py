@@ -257,8 +257,14 @@ def live_progress(console: Console) -> Iterator[OnProgress | None]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TextColumn("{task.fields[count]}"),
                   BarColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=None, count="")
-        yield lambda doing, done, total: bar.update(task, description=doing, completed=done,
-                                                    total=total or None, count=f"{done}/{total}" if total else "")
+        said: list[str] = []
+
+        def show(doing: str, done: int, total: int) -> None:
+            # Drawn at once when the stage changes: a short one (the checks) is seen, not skipped by the refresh rate.
+            bar.update(task, description=doing, completed=done, total=total or None,
+                       count=f"{done}/{total}" if total else "", refresh=said[-1:] != [doing])
+            said[-1:] = [doing]
+        yield show
 
 
 def _internal_error(error: Exception, lang: str) -> int:
