@@ -219,6 +219,12 @@ from keras.models import Sequential
 from keras.layers import LSTM, Dense"""
 
 
+# Cells of a fresh notebook written the course's way, for the cases that change the others.
+STEP2_CELL = "model.add(LSTM(input_dim=50, units=100, return_sequences=True))"
+STEP3_CELL = "model.add(LSTM(300))"
+DENSE_CELL = "model.add(Dense(100))\nmodel.add(Dense(10))"
+
+
 CASES: list[Case] = [
     # --- the course template, filled in --------------------------------------------------------
     Case("template_zh_correct_keras2", "template", "zh", filled("zh", comment=False), ALL),
@@ -855,14 +861,14 @@ model.add(Dense(10))""", "model.summary()"),
     # Keras 2 summary() raises "not yet been built"; step 5 is judged on correct earlier steps.
     Case("fresh_en_no_input_declared_then_course_style", "no input", "en", partial(
         fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(50, return_sequences=True))",
-        "model.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
-        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        STEP2_CELL, STEP3_CELL,
+        DENSE_CELL, "model.summary()"),
         (False, True, True, True, True), {1: "1"}),
     # Keras 3 raises in step 1's own add() (stateful without a batch size): step 1's error.
     Case("template_en_stateful_without_batch_size", "keras3 add raised", "en",
          filled("en", comment=False, s1=("model.add(keras.Input(shape=(None, 1)))\n"
                                          "model.add(LSTM(50, return_sequences=True, stateful=True))",),
-                s2=("LSTM(100, return_sequences=True)",), s3=("model.add(LSTM(300))",)),
+                s2=("LSTM(100, return_sequences=True)",), s3=(STEP3_CELL,)),
          (False, True, True, True, True), {1: "stateful"}),
     # Q10: the summary's text reaches the output through print_fn; a count_params() loop does not pass.
     Case("template_en_summary_through_a_file", "Q10", "en",
@@ -876,12 +882,12 @@ model.add(Dense(10))""", "model.summary()"),
     # a name used in a cell before the cell that defines it fails there.
     Case("fresh_en_summary_cell_before_dense_cell", "Q11", "en", partial(
         fresh, TF_IMPORTS, "model = Sequential()\nmodel.add(LSTM(input_dim=1, units=50, return_sequences=True))",
-        "model.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
-        "model.summary()", "model.add(Dense(100))\nmodel.add(Dense(10))"), ALL),
+        STEP2_CELL, STEP3_CELL,
+        "model.summary()", DENSE_CELL), ALL),
     Case("fresh_zh_model_used_before_defined", "Q11", "zh", partial(
         fresh, TF_IMPORTS, "model.add(LSTM(input_dim=1, units=50, return_sequences=True))",
-        "model = Sequential()\nmodel.add(LSTM(input_dim=50, units=100, return_sequences=True))", "model.add(LSTM(300))",
-        "model.add(Dense(100))\nmodel.add(Dense(10))", "model.summary()"),
+        "model = Sequential()\nmodel.add(LSTM(input_dim=50, units=100, return_sequences=True))", STEP3_CELL,
+        DENSE_CELL, "model.summary()"),
         (False, True, True, True, True), {1: "NameError"}),
     # Code that cannot be split into steps is judged on its final model; a later step on correct
     # earlier steps (its shapes and parameters computed on the input the exercise gives it).
